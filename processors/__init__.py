@@ -1,0 +1,1 @@
+"""Pure cores of opsrules: no Kafka, no faust, no clock. Time is passed in."""

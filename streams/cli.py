@@ -1,0 +1,139 @@
+"""The ``opsrules`` command line.
+
+Settings come from ``OPSRULES_*`` environment variables (see ``streams/settings.py``);
+a few flags override them for one run. Progress goes to stderr; the one line a script
+wants (a bootstrap address, a JSON record) goes to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable, Sequence
+
+from streams.errors import OpsrulesError
+from streams.settings import OpsrulesSettings, load_settings
+
+Handler = Callable[[argparse.Namespace, OpsrulesSettings], int]
+
+
+def _cmd_kafka(args: argparse.Namespace, settings: OpsrulesSettings) -> int:
+    from streams import kafka_local
+
+    config = kafka_local.LocalKafkaConfig.from_settings(settings)
+    if args.kafka_command == "up":
+        state = kafka_local.up(config)
+        print(state.bootstrap)
+        return 0
+    if args.kafka_command == "down":
+        kafka_local.down(config)
+        return 0
+    state = kafka_local.status(config)
+    print(f"{'up' if state.up else 'down'} {state.bootstrap} ({state.detail})")
+    return 0 if state.up else 3
+
+
+def _cmd_topics(args: argparse.Namespace, settings: OpsrulesSettings) -> int:
+    from streams.topics import ensure_topics, topic_specs
+
+    created = asyncio.run(ensure_topics(settings))
+    for spec in topic_specs(settings):
+        mark = "created" if spec.name in created else "exists"
+        print(f"{spec.name:<40} {spec.partitions:>3} partitions  {mark}")
+    return 0
+
+
+def _cmd_worker(args: argparse.Namespace, settings: OpsrulesSettings) -> int:
+    from streams.worker import run_worker
+
+    return run_worker(
+        settings,
+        timeout_s=args.timeout,
+        firehose=not args.no_firehose,
+        decisions=not args.no_decisions,
+        loglevel=args.loglevel,
+    )
+
+
+def _cmd_demo(args: argparse.Namespace, settings: OpsrulesSettings) -> int:
+    from streams.demo import run_demo
+
+    return run_demo(settings, timeout_s=args.timeout, as_json=args.json, keep=args.keep)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="opsrules",
+        description="Operations rule engine on Kafka: telemetry in, alert/heal/scale/"
+        "incident actions out. Settings come from OPSRULES_* environment variables "
+        "(OPSRULES_BOOTSTRAP_SERVERS, OPSRULES_TOPIC_PREFIX, OPSRULES_APP_ID, …).",
+    )
+    parser.add_argument(
+        "--bootstrap-servers",
+        metavar="HOST:PORT",
+        help="Kafka to use (overrides OPSRULES_BOOTSTRAP_SERVERS, default 127.0.0.1:9092)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    kafka = sub.add_parser(
+        "kafka",
+        help="run a local single-node Kafka without Docker",
+        description="A pinned Apache Kafka (KRaft, one node on 127.0.0.1) provisioned with "
+        "Maven. Port, data dir and heap: OPSRULES_KAFKA_PORT, OPSRULES_KAFKA_DATA_DIR, "
+        "OPSRULES_KAFKA_HEAP.",
+    )
+    kafka_sub = kafka.add_subparsers(dest="kafka_command", required=True, metavar="ACTION")
+    kafka_sub.add_parser("up", help="start (or reuse) the broker; prints its bootstrap address")
+    kafka_sub.add_parser("down", help="stop the broker started by `up`")
+    kafka_sub.add_parser("status", help="say whether the broker is up (exit 3 when down)")
+    kafka.set_defaults(handler=_cmd_kafka)
+
+    topics = sub.add_parser("topics", help="manage opsrules topics")
+    topics_sub = topics.add_subparsers(dest="topics_command", required=True, metavar="ACTION")
+    topics_sub.add_parser("create", help="create every opsrules topic that is missing")
+    topics.set_defaults(handler=_cmd_topics)
+
+    worker = sub.add_parser(
+        "worker",
+        help="run the processors and the rule engine",
+        description="Runs the firehose tier (aiokafka batch loops on the input topics) and "
+        "the decision tier (faust agents on signals) in one process. Stops cleanly on "
+        "SIGINT/SIGTERM: flushes, commits, exits 0.",
+    )
+    worker.add_argument("--timeout", type=float, metavar="S", help="stop after S seconds")
+    worker.add_argument("--no-firehose", action="store_true", help="run the decision tier only")
+    worker.add_argument("--no-decisions", action="store_true", help="run the firehose only")
+    worker.add_argument("--loglevel", default="info", choices=["debug", "info", "warning"])
+    worker.set_defaults(handler=_cmd_worker)
+
+    demo = sub.add_parser(
+        "demo",
+        help="start local Kafka and a worker, send telemetry, show the actions",
+    )
+    demo.add_argument("--timeout", type=float, default=60.0, metavar="S", help="give up after S s")
+    demo.add_argument("--json", action="store_true", help="print one action per line as JSON")
+    demo.add_argument("--keep", action="store_true", help="leave the local Kafka running")
+    demo.set_defaults(handler=_cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    overrides = {}
+    if args.bootstrap_servers:
+        overrides["bootstrap_servers"] = args.bootstrap_servers
+    handler: Handler = args.handler
+    try:
+        settings = load_settings(**overrides)
+        return handler(args, settings)
+    except OpsrulesError as exc:
+        print(f"opsrules: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

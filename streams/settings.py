@@ -1,0 +1,188 @@
+"""Process settings, read once from the environment (prefix ``OPSRULES_``).
+
+Build an :class:`OpsrulesSettings` in ``main()`` and pass it down; nothing in
+``processors/`` reads settings. Invalid values fail at start with a message that
+names the environment variable (:func:`load_settings`).
+"""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from streams.errors import SettingsError
+
+ENV_PREFIX = "OPSRULES_"
+
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+OffsetReset = Literal["earliest", "latest"]
+
+
+class OpsrulesSettings(BaseSettings):
+    """Everything a process needs to know about its cluster and its topics."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    bootstrap_servers: str = Field(
+        "127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated host:port."
+    )
+    app_id: str = Field(
+        "opsrules",
+        pattern=r"^[A-Za-z0-9._-]+$",
+        description="faust app id; also the prefix of every consumer group id.",
+    )
+    topic_prefix: str = Field(
+        "",
+        pattern=r"^[A-Za-z0-9._-]*$",
+        description="Prefix for every topic name, e.g. 'team-a.' gives 'team-a.ops.metrics'.",
+    )
+
+    # Topic names (before the prefix).
+    topic_metrics: str = "ops.metrics"
+    topic_logs: str = "ops.logs"
+    topic_security: str = "ops.security"
+    topic_health: str = "ops.health"
+    topic_events: str = "ops.events"
+    topic_signals: str = "ops.signals"
+    topic_actions_alert: str = "ops.actions.alert"
+    topic_actions_heal: str = "ops.actions.heal"
+    topic_actions_scale: str = "ops.actions.scale"
+    topic_actions_incident: str = "ops.actions.incident"
+    topic_actions_results: str = "ops.actions.results"
+    topic_deadletter: str = "ops.deadletter"
+
+    partitions: int = Field(4, ge=1, le=10_000, description="Partitions of every topic.")
+    replication_factor: int = Field(1, ge=1, le=32)
+
+    auto_offset_reset: OffsetReset = "earliest"
+
+    # Kafka security, passed through to aiokafka and faust.
+    security_protocol: SecurityProtocol = "PLAINTEXT"
+    sasl_mechanism: SaslMechanism = "PLAIN"
+    sasl_username: str | None = None
+    sasl_password: str | None = None
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+
+    max_record_bytes: int = Field(
+        1_048_576, ge=1024, description="Larger input records are dead-lettered as too_large."
+    )
+    state_dir: Path | None = Field(
+        None, description="faust's data dir; defaults to $XDG_STATE_HOME/opsrules/<app_id>."
+    )
+
+    # Firehose batch loop.
+    firehose_max_records: int = Field(
+        10_000, ge=1, description="Most records one getmany() returns."
+    )
+    firehose_poll_timeout_ms: int = Field(200, ge=1, le=60_000)
+
+    # The faust web server (off unless a port is set).
+    web_port: int | None = Field(None, ge=1, le=65_535)
+
+    # Local Kafka (``opsrules kafka up``).
+    kafka_port: int = Field(9092, ge=1, le=65_535)
+    kafka_controller_port: int | None = Field(
+        None, ge=1, le=65_535, description="Defaults to kafka_port + 1."
+    )
+    kafka_heap: str = Field("512m", pattern=r"^[0-9]+[kKmMgG]$")
+    kafka_data_dir: Path | None = Field(
+        None, description="Defaults to $XDG_STATE_HOME/opsrules/kafka-<port>."
+    )
+    kafka_cache_dir: Path | None = Field(
+        None, description="Where Maven copies the broker jars; defaults to $XDG_CACHE_HOME."
+    )
+    kafka_start_timeout_s: float = Field(90.0, gt=0)
+
+    @field_validator("bootstrap_servers")
+    @classmethod
+    def _check_bootstrap(cls, value: str) -> str:
+        servers = [s.strip() for s in value.split(",") if s.strip()]
+        if not servers:
+            raise ValueError("needs at least one host:port")
+        for server in servers:
+            host, sep, port = server.rpartition(":")
+            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65_536:
+                raise ValueError(f"{server!r} is not host:port")
+        return ",".join(servers)
+
+    def topic(self, name: str) -> str:
+        """The full topic name for a base name such as ``ops.metrics``."""
+        return f"{self.topic_prefix}{name}"
+
+    def group_id(self, component: str) -> str:
+        """Consumer group id of one component (the faust app uses ``app_id`` itself)."""
+        return f"{self.app_id}.{component}"
+
+    @property
+    def faust_broker_url(self) -> str:
+        return ";".join(f"kafka://{server}" for server in self.bootstrap_servers.split(","))
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        if self.security_protocol not in ("SSL", "SASL_SSL"):
+            return None
+        from aiokafka.helpers import create_ssl_context
+
+        return create_ssl_context(
+            cafile=self.ssl_cafile, certfile=self.ssl_certfile, keyfile=self.ssl_keyfile
+        )
+
+    def aiokafka_kwargs(self) -> dict[str, Any]:
+        """Connection keyword arguments shared by aiokafka consumers, producers and admin."""
+        kwargs: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap_servers,
+            "security_protocol": self.security_protocol,
+        }
+        context = self.ssl_context()
+        if context is not None:
+            kwargs["ssl_context"] = context
+        if self.security_protocol.startswith("SASL"):
+            kwargs["sasl_mechanism"] = self.sasl_mechanism
+            kwargs["sasl_plain_username"] = self.sasl_username
+            kwargs["sasl_plain_password"] = self.sasl_password
+        return kwargs
+
+    def faust_credentials(self) -> Any:
+        """``broker_credentials`` for faust, or None for PLAINTEXT."""
+        import faust
+
+        if self.security_protocol.startswith("SASL"):
+            return faust.SASLCredentials(
+                username=self.sasl_username,
+                password=self.sasl_password,
+                mechanism=self.sasl_mechanism,
+                ssl_context=self.ssl_context(),
+            )
+        if self.security_protocol == "SSL":
+            return faust.SSLCredentials(self.ssl_context())
+        return None
+
+
+def load_settings(**overrides: Any) -> OpsrulesSettings:
+    """Read settings from the environment; raise :class:`SettingsError` naming each bad
+    variable (``OPSRULES_BOOTSTRAP_SERVERS: 'x' is not host:port``)."""
+    try:
+        settings = OpsrulesSettings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"]) or "?"
+            value = error.get("input")
+            problems.append(f"{ENV_PREFIX}{field.upper()}={value!r}: {error['msg']}")
+        raise SettingsError(problems) from None
+    if settings.security_protocol.startswith("SASL") and not (
+        settings.sasl_username and settings.sasl_password
+    ):
+        raise SettingsError(
+            [
+                f"{ENV_PREFIX}SECURITY_PROTOCOL={settings.security_protocol!r} needs "
+                f"{ENV_PREFIX}SASL_USERNAME and {ENV_PREFIX}SASL_PASSWORD"
+            ]
+        )
+    return settings

@@ -1,0 +1,123 @@
+"""The topics of DESIGN.md's table, named by settings, and their idempotent creation."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError, KafkaError
+
+from streams.errors import KafkaUnavailableError, OpsrulesError
+from streams.settings import OpsrulesSettings
+
+log = logging.getLogger(__name__)
+
+TOPIC_ALREADY_EXISTS = 36  # Kafka protocol error code
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    role: str  # the settings field that names it, without "topic_"
+    name: str  # full name, prefix included
+    partitions: int
+    config: dict[str, str]
+
+
+# Roles in DESIGN.md's order; each is a ``topic_<role>`` setting.
+TOPIC_ROLES = (
+    "metrics",
+    "logs",
+    "security",
+    "health",
+    "events",
+    "signals",
+    "actions_alert",
+    "actions_heal",
+    "actions_scale",
+    "actions_incident",
+    "actions_results",
+    "deadletter",
+)
+
+ACTION_TYPES = ("alert", "heal", "scale", "incident")
+
+# Dead letters are kept for two weeks so an operator can replay them after a fix.
+_TOPIC_CONFIG = {"deadletter": {"retention.ms": str(14 * 24 * 3600 * 1000)}}
+
+
+def topic_specs(settings: OpsrulesSettings) -> list[TopicSpec]:
+    """Every topic opsrules reads or writes, with its full name and partitions."""
+    return [
+        TopicSpec(
+            role=role,
+            name=settings.topic(getattr(settings, f"topic_{role}")),
+            partitions=settings.partitions,
+            config=_TOPIC_CONFIG.get(role, {}),
+        )
+        for role in TOPIC_ROLES
+    ]
+
+
+def action_topic(settings: OpsrulesSettings, action_type: str) -> str:
+    return settings.topic(getattr(settings, f"topic_actions_{action_type}"))
+
+
+class TopicCreationError(OpsrulesError):
+    def __init__(self, topic: str, detail: str) -> None:
+        self.topic = topic
+        super().__init__(f"could not create topic {topic!r}: {detail}")
+
+
+async def ensure_topics(
+    settings: OpsrulesSettings, specs: list[TopicSpec] | None = None, timeout_s: float = 30.0
+) -> list[str]:
+    """Create the topics that do not exist yet; return the names created.
+
+    Idempotent: existing topics are left as they are (a partition count that differs
+    from the settings is logged, never changed).
+    """
+    specs = topic_specs(settings) if specs is None else specs
+    admin = AIOKafkaAdminClient(**settings.aiokafka_kwargs(), request_timeout_ms=15_000)
+    try:
+        await asyncio.wait_for(admin.start(), timeout_s)
+    except (TimeoutError, KafkaConnectionError, KafkaError, OSError) as exc:
+        await admin.close()
+        raise KafkaUnavailableError(settings.bootstrap_servers, str(exc) or repr(exc)) from None
+    try:
+        existing = {t["topic"]: t for t in await admin.describe_topics()}
+        for spec in specs:
+            if spec.name in existing:
+                have = len(existing[spec.name]["partitions"])
+                if have != spec.partitions:
+                    log.warning(
+                        "topic %s has %d partitions, settings say %d (left unchanged)",
+                        spec.name,
+                        have,
+                        spec.partitions,
+                    )
+        missing = [s for s in specs if s.name not in existing]
+        if not missing:
+            return []
+        response = await admin.create_topics(
+            [
+                NewTopic(
+                    name=s.name,
+                    num_partitions=s.partitions,
+                    replication_factor=settings.replication_factor,
+                    topic_configs=s.config,
+                )
+                for s in missing
+            ]
+        )
+        created = []
+        for topic, code, *rest in response.topic_errors:
+            if code == 0:
+                created.append(topic)
+            elif code != TOPIC_ALREADY_EXISTS:  # a concurrent creator won the race
+                message = rest[0] if rest and rest[0] else f"error code {code}"
+                raise TopicCreationError(topic, message)
+        return created
+    finally:
+        await admin.close()

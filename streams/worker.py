@@ -1,0 +1,65 @@
+"""``opsrules worker``: both tiers in one process.
+
+The faust worker owns the event loop, the signal handlers (SIGINT/SIGTERM stop every
+service: the firehose finishes, flushes and commits its batch; faust commits its
+agents' offsets) and the exit code (0 after a clean stop, 1 after a crash).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from typing import Any
+
+import faust
+from mode import Service
+
+from streams.app import create_app
+from streams.firehose import FirehoseService
+from streams.settings import OpsrulesSettings
+from streams.topics import ensure_topics
+
+log = logging.getLogger(__name__)
+
+
+class StopAfter(Service):
+    """Sends this process SIGTERM after ``timeout_s``: the same clean path as Ctrl-C."""
+
+    def __init__(self, timeout_s: float, **kwargs: Any) -> None:
+        self.timeout_s = timeout_s
+        super().__init__(**kwargs)
+
+    async def on_started(self) -> None:
+        self.loop.call_later(self.timeout_s, os.kill, os.getpid(), signal.SIGTERM)
+
+
+def run_worker(
+    settings: OpsrulesSettings,
+    *,
+    timeout_s: float | None = None,
+    firehose: bool = True,
+    decisions: bool = True,
+    loglevel: str = "info",
+) -> int:
+    """Run until stopped; return the process exit code."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    created = loop.run_until_complete(ensure_topics(settings))
+    if created:
+        log.info("created topics: %s", ", ".join(created))
+    app = create_app(settings, decisions=decisions)
+    services: list[Service] = []
+    if firehose:
+        services.append(FirehoseService(settings, loop=loop))
+    if timeout_s is not None:
+        services.append(StopAfter(timeout_s, loop=loop))
+    worker = faust.Worker(
+        app, *services, loop=loop, loglevel=loglevel, quiet=True, redirect_stdouts=False
+    )
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 1
+    return 0
