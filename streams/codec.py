@@ -9,6 +9,7 @@ shows what, why and from where.
 from __future__ import annotations
 
 import base64
+import json
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -45,13 +46,23 @@ def decode(
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        return Rejected("malformed_json", f"not JSON: {exc}")
+        return _rejected_json(raw, exc)
     if not isinstance(data, dict):
         return Rejected("invalid_schema", f"expected a JSON object, got {type(data).__name__}")
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         return _rejected_for(exc)
+
+
+def _rejected_json(raw: bytes, exc: orjson.JSONDecodeError) -> Rejected:
+    # Python's json (and others) write NaN, Infinity or 1e999, which JSON forbids and
+    # orjson refuses; the standard library parses them, so it tells the two cases apart.
+    try:
+        json.loads(raw)
+    except ValueError:
+        return Rejected("malformed_json", f"not JSON: {exc}")
+    return Rejected("non_finite_value", f"NaN or Infinity in the record: {exc}")
 
 
 def _rejected_for(exc: ValidationError) -> Rejected:

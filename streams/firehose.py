@@ -27,6 +27,8 @@ from streams.settings import OpsrulesSettings
 
 log = logging.getLogger(__name__)
 
+FIREHOSE_GROUP = "firehose"  # consumer group id: <app_id>.firehose
+
 
 class InputRecord(Protocol):
     """The fields of an aiokafka ``ConsumerRecord`` that the firehose reads."""
@@ -118,7 +120,7 @@ class FirehoseService(Service):
         kafka = self.settings.aiokafka_kwargs()
         self._consumer = AIOKafkaConsumer(
             self.input_topic,
-            group_id=self.settings.group_id("firehose"),
+            group_id=self.settings.group_id(FIREHOSE_GROUP),
             client_id=f"{self.settings.app_id}-firehose",
             enable_auto_commit=False,
             auto_offset_reset=self.settings.auto_offset_reset,
@@ -136,7 +138,7 @@ class FirehoseService(Service):
         await self._consumer.start()
         self._loop_task = asyncio.create_task(self._run(), name="firehose")
         log.info("firehose consuming %s as group %s", self.input_topic,
-                 self.settings.group_id("firehose"))
+                 self.settings.group_id(FIREHOSE_GROUP))
 
     async def on_stop(self) -> None:
         self._stopping.set()

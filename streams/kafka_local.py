@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import logging
 import os
 import re
 import shutil
@@ -280,6 +281,10 @@ async def _round_trip(bootstrap: str, timeout_s: float) -> str | None:
     """List topics once; None on success, else what went wrong."""
     from aiokafka.admin import AIOKafkaAdminClient
 
+    # aiokafka logs every refused connection at ERROR; here refusal is an answer.
+    aiokafka_log = logging.getLogger("aiokafka")
+    level = aiokafka_log.level
+    aiokafka_log.setLevel(logging.CRITICAL)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5_000)
     try:
         await asyncio.wait_for(admin.start(), timeout_s)
@@ -289,6 +294,7 @@ async def _round_trip(bootstrap: str, timeout_s: float) -> str | None:
         return str(exc) or type(exc).__name__
     finally:
         await admin.close()
+        aiokafka_log.setLevel(level)
 
 
 def answers(bootstrap: str, timeout_s: float = 5.0) -> bool:
@@ -311,6 +317,7 @@ class BrokerStatus:
     pid: int | None
     bootstrap: str
     detail: str
+    started: bool = False  # True when this call started the process
 
 
 def status(config: LocalKafkaConfig) -> BrokerStatus:
@@ -371,7 +378,7 @@ def _wait_until_up(
         error = asyncio.run(_round_trip(config.bootstrap, timeout_s=5.0))
         if error is None:
             progress(f"Kafka is up at {config.bootstrap} (pid {process.pid})")
-            return BrokerStatus(True, True, process.pid, config.bootstrap, "started")
+            return BrokerStatus(True, True, process.pid, config.bootstrap, "started", started=True)
         last_error = error
         time.sleep(0.5)
     raise KafkaLocalError(

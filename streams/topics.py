@@ -6,6 +6,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
+from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
@@ -64,6 +65,33 @@ def action_topic(settings: OpsrulesSettings, action_type: str) -> str:
     return settings.topic(getattr(settings, f"topic_actions_{action_type}"))
 
 
+async def _start_admin(settings: OpsrulesSettings, timeout_s: float) -> AIOKafkaAdminClient:
+    admin = AIOKafkaAdminClient(**settings.aiokafka_kwargs(), request_timeout_ms=15_000)
+    try:
+        await asyncio.wait_for(admin.start(), timeout_s)
+    except (TimeoutError, KafkaConnectionError, KafkaError, OSError) as exc:
+        await admin.close()
+        raise KafkaUnavailableError(settings.bootstrap_servers, str(exc) or repr(exc)) from None
+    return admin
+
+
+async def topic_partitions(
+    settings: OpsrulesSettings, topics: list[str], timeout_s: float = 30.0
+) -> list[TopicPartition]:
+    """Every partition of ``topics`` (full names), from fresh cluster metadata."""
+    admin = await _start_admin(settings, timeout_s)
+    try:
+        described = await admin.describe_topics(topics)
+    finally:
+        await admin.close()
+    return [
+        TopicPartition(t["topic"], p["partition"])
+        for t in described
+        if t["error_code"] == 0
+        for p in t["partitions"]
+    ]
+
+
 class TopicCreationError(OpsrulesError):
     def __init__(self, topic: str, detail: str) -> None:
         self.topic = topic
@@ -79,12 +107,7 @@ async def ensure_topics(
     from the settings is logged, never changed).
     """
     specs = topic_specs(settings) if specs is None else specs
-    admin = AIOKafkaAdminClient(**settings.aiokafka_kwargs(), request_timeout_ms=15_000)
-    try:
-        await asyncio.wait_for(admin.start(), timeout_s)
-    except (TimeoutError, KafkaConnectionError, KafkaError, OSError) as exc:
-        await admin.close()
-        raise KafkaUnavailableError(settings.bootstrap_servers, str(exc) or repr(exc)) from None
+    admin = await _start_admin(settings, timeout_s)
     try:
         existing = {t["topic"]: t for t in await admin.describe_topics()}
         for spec in specs:

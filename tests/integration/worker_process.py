@@ -1,0 +1,32 @@
+"""Run ``opsrules worker`` as a real child process with a test's settings."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from streams.settings import OpsrulesSettings
+
+_FORWARDED = ("bootstrap_servers", "topic_prefix", "app_id", "state_dir",
+              "firehose_poll_timeout_ms", "partitions")
+
+
+def settings_env(settings: OpsrulesSettings) -> dict[str, str]:
+    env = dict(os.environ)
+    for name in _FORWARDED:
+        value = getattr(settings, name)
+        if value is not None:
+            env[f"OPSRULES_{name.upper()}"] = str(value)
+    return env
+
+
+def start_worker(settings: OpsrulesSettings, *args: str, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "worker", *args],
+            env=settings_env(settings),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
