@@ -55,7 +55,13 @@ def decide(signal: Signal, now_ms: int) -> Action | None:
         group=group,
         summary=f"{signal.name} is {signal.value:g} on {signal.key} "
         f"(threshold {SKELETON_THRESHOLD:g})",
-        evidence=[{"signal_id": signal.id, "name": signal.name, "value": signal.value,
-                   "ts": format_ts(signal.ts_ms)}],
+        evidence=[
+            {
+                "signal_id": signal.id,
+                "name": signal.name,
+                "value": signal.value,
+                "ts": format_ts(signal.ts_ms),
+            }
+        ],
         ts=format_ts(now_ms),
     )

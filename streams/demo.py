@@ -98,8 +98,13 @@ async def _watch(settings: OpsrulesSettings, timeout_s: float, as_json: bool) ->
         metrics_topic = settings.topic(settings.topic_metrics)
         now_s = time.time()
         for i, value in enumerate(CPU_RAMP):
-            record = {"ts": round(now_s + i, 3), "name": "system.cpu.utilization",
-                      "value": value, "host": HOST, "service": "checkout"}
+            record = {
+                "ts": round(now_s + i, 3),
+                "name": "system.cpu.utilization",
+                "value": value,
+                "host": HOST,
+                "service": "checkout",
+            }
             await producer.send_and_wait(metrics_topic, orjson.dumps(record), key=HOST.encode())
             _say(f"sent      → {metrics_topic}  {HOST} system.cpu.utilization = {value}")
         expected = sum(v >= SKELETON_THRESHOLD for v in CPU_RAMP)
@@ -113,14 +118,18 @@ async def _watch(settings: OpsrulesSettings, timeout_s: float, as_json: bool) ->
                     body = orjson.loads(record.value)
                     if tp.topic == signals_topic:
                         signals += 1
-                        _say(f"signal    ← {signals_topic}  {body['key']} {body['name']} = "
-                             f"{body['value']}")
+                        _say(
+                            f"signal    ← {signals_topic}  {body['key']} {body['name']} = "
+                            f"{body['value']}"
+                        )
                         continue
                     actions += 1
                     if as_json:
                         print(record.value.decode(), flush=True)
-                    _say(f"ACTION    ← {alert_topic}  {body['type']} {body['status']} "
-                         f"[{body['severity']}] {body['rule_id']}: {body['summary']}")
+                    _say(
+                        f"ACTION    ← {alert_topic}  {body['type']} {body['status']} "
+                        f"[{body['severity']}] {body['rule_id']}: {body['summary']}"
+                    )
         if actions < expected:
             _say(f"timed out after {timeout_s:.0f}s: {actions} of {expected} actions arrived")
             return 1
@@ -132,8 +141,11 @@ async def _watch(settings: OpsrulesSettings, timeout_s: float, as_json: bool) ->
 
 
 def run_demo(
-    settings: OpsrulesSettings, *, timeout_s: float = 60.0, as_json: bool = False,
-    keep: bool = False
+    settings: OpsrulesSettings,
+    *,
+    timeout_s: float = 60.0,
+    as_json: bool = False,
+    keep: bool = False,
 ) -> int:
     try:
         with _local_kafka(settings, keep):
@@ -145,4 +157,3 @@ def run_demo(
     except KeyboardInterrupt:
         _say("interrupted")
         return 130
-

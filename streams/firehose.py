@@ -137,8 +137,11 @@ class FirehoseService(Service):
         await self._producer.start()
         await self._consumer.start()
         self._loop_task = asyncio.create_task(self._run(), name="firehose")
-        log.info("firehose consuming %s as group %s", self.input_topic,
-                 self.settings.group_id(FIREHOSE_GROUP))
+        log.info(
+            "firehose consuming %s as group %s",
+            self.input_topic,
+            self.settings.group_id(FIREHOSE_GROUP),
+        )
 
     async def on_stop(self) -> None:
         self._stopping.set()

@@ -374,7 +374,9 @@ def _wait_until_up(
         if not process.is_running() or process.status() == psutil.STATUS_ZOMBIE:
             tail = _log_tail(config)
             config.pid_file.unlink(missing_ok=True)
-            raise KafkaLocalError(f"the Kafka broker exited during start; {config.log_file}:\n{tail}")
+            raise KafkaLocalError(
+                f"the Kafka broker exited during start; {config.log_file}:\n{tail}"
+            )
         error = asyncio.run(_round_trip(config.bootstrap, timeout_s=5.0))
         if error is None:
             progress(f"Kafka is up at {config.bootstrap} (pid {process.pid})")

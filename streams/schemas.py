@@ -47,9 +47,9 @@ def parse_ts_ms(value: object) -> int:
 
 def format_ts(ts_ms: int) -> str:
     """RFC 3339 in UTC with milliseconds, e.g. ``2026-11-28T21:00:00.000Z``."""
-    return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).isoformat(timespec="milliseconds")[
-        :-6
-    ] + "Z"
+    return (
+        datetime.fromtimestamp(ts_ms / 1000, tz=UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+    )
 
 
 class _Input(BaseModel):

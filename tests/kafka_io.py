@@ -43,14 +43,21 @@ async def produce(
 
 
 async def consume(
-    settings: OpsrulesSettings, topic: str, *, expect: int, timeout_s: float = 60.0,
+    settings: OpsrulesSettings,
+    topic: str,
+    *,
+    expect: int,
+    timeout_s: float = 60.0,
     settle_s: float = 2.0,
 ) -> list[Received]:
     """Read ``topic`` from the start until ``expect`` records arrived (or timeout), then
     keep reading ``settle_s`` longer so that extra, unexpected records are seen too."""
     consumer = AIOKafkaConsumer(
-        topic, **settings.aiokafka_kwargs(), auto_offset_reset="earliest",
-        enable_auto_commit=False, group_id=None,
+        topic,
+        **settings.aiokafka_kwargs(),
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
     )
     await consumer.start()
     out: list[Received] = []
@@ -63,8 +70,11 @@ async def consume(
                 for r in records:
                     out.append(
                         Received(
-                            r.topic, r.partition, r.offset,
-                            r.key.decode() if r.key is not None else None, r.value,
+                            r.topic,
+                            r.partition,
+                            r.offset,
+                            r.key.decode() if r.key is not None else None,
+                            r.value,
                             {k: v.decode() for k, v in r.headers},
                         )
                     )

@@ -22,8 +22,13 @@ NOW_S = time.time()
 GOOD = [
     {"ts": NOW_S, "name": "system.cpu.utilization", "value": 0.5, "host": "web-1"},
     {"ts": NOW_S + 1, "name": "system.cpu.utilization", "value": 0.95, "host": "web-1"},
-    {"ts": int((NOW_S + 2) * 1000), "name": "system.memory.utilization", "value": 0.99,
-     "host": "web-2", "labels": {"state": "used"}},
+    {
+        "ts": int((NOW_S + 2) * 1000),
+        "name": "system.memory.utilization",
+        "value": 0.99,
+        "host": "web-2",
+        "labels": {"state": "used"},
+    },
 ]
 BAD = {
     "web-3": (b"{not json", "malformed_json"),
@@ -84,7 +89,7 @@ def test_records_travel_metrics_to_signals_to_alerts(kafka_bootstrap: str, tmp_p
         body = letter.json()
         assert body["topic"] == metrics
         assert body["raw"] == BAD[letter.key][0].decode()
-    assert "records_in={'%s': 6}" % metrics in log
+    assert f"records_in={{'{metrics}': 6}}" in log
 
     # Clean stop: every input offset committed, by the firehose and by faust
     # (partitions that never held a record have no committed offset).

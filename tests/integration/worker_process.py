@@ -9,8 +9,14 @@ from pathlib import Path
 
 from streams.settings import OpsrulesSettings
 
-_FORWARDED = ("bootstrap_servers", "topic_prefix", "app_id", "state_dir",
-              "firehose_poll_timeout_ms", "partitions")
+_FORWARDED = (
+    "bootstrap_servers",
+    "topic_prefix",
+    "app_id",
+    "state_dir",
+    "firehose_poll_timeout_ms",
+    "partitions",
+)
 
 
 def settings_env(settings: OpsrulesSettings) -> dict[str, str]:

@@ -1,0 +1,38 @@
+# The two commands a newcomer needs: `make demo` and `make test`.
+# Both create the virtual environment (.venv) on first use.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: demo test lint kafka-up kafka-down venv clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## demo: start local Kafka, run the worker, send telemetry, show the actions
+demo: $(STAMP)
+	$(BIN)/opsrules demo $(DEMO_ARGS)
+
+## test: ruff, mypy on processors/, then every test (integration tests start Kafka)
+test: lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy processors/
+
+kafka-up: $(STAMP)
+	$(BIN)/opsrules kafka up
+
+kafka-down: $(STAMP)
+	$(BIN)/opsrules kafka down
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from streams import kafka_local
+from streams.errors import MissingToolError
+from streams.settings import load_settings
+
+
+def _fake_java(folder: Path, version_line: str) -> None:
+    java = folder / "java"
+    java.write_text(f"#!/bin/sh\necho '{version_line}' >&2\n")
+    java.chmod(java.stat().st_mode | stat.S_IEXEC)
+
+
+def test_missing_java_names_java_and_the_docker_alternative(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(MissingToolError) as caught:
+        kafka_local.find_java()
+    message = str(caught.value)
+    assert "Java 17+" in message and "docker compose" in message
+
+
+@pytest.mark.parametrize(
+    ("line", "ok"),
+    [
+        ('openjdk version "17.0.15" 2025-04-15', True),
+        ('openjdk version "21" 2023-09-19', True),
+        ('openjdk version "11.0.2" 2019-01-15', False),
+        ('java version "1.8.0_392"', False),
+    ],
+)
+def test_java_version_check(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, line: str, ok: bool
+) -> None:
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    _fake_java(tmp_path, line)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    if ok:
+        assert kafka_local.find_java() == str(tmp_path / "java")
+    else:
+        with pytest.raises(MissingToolError, match="needs 17 or newer"):
+            kafka_local.find_java()
+
+
+def test_missing_maven_is_reported_when_jars_are_not_cached(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    config = kafka_local.LocalKafkaConfig.from_settings(
+        load_settings(kafka_cache_dir=tmp_path / "cache")
+    )
+    with pytest.raises(MissingToolError, match="Maven"):
+        kafka_local.provision(config)
+
+
+def test_cached_jars_need_no_maven(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = kafka_local.LocalKafkaConfig.from_settings(
+        load_settings(kafka_cache_dir=tmp_path / "cache")
+    )
+    libs = kafka_local.libs_dir(config)
+    libs.mkdir(parents=True)
+    (libs / ".complete").write_text("1 jars\n")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert kafka_local.provision(config) == libs
+
+
+def test_config_defaults_follow_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    config = kafka_local.LocalKafkaConfig.from_settings(load_settings(kafka_port=29092))
+    assert config.bootstrap == "127.0.0.1:29092"
+    assert config.controller_port == 29093
+    assert config.data_dir == tmp_path / "state" / "opsrules" / "kafka-29092"
+
+
+def test_pinned_version_is_kafka_4() -> None:
+    assert kafka_local.kafka_version().startswith("4.")
