@@ -9,6 +9,7 @@ on Ctrl-C; stops the worker cleanly and, unless ``--keep``, the broker it starte
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import subprocess
@@ -147,6 +148,9 @@ def run_demo(
     as_json: bool = False,
     keep: bool = False,
 ) -> int:
+    # Right after topics are created aiokafka logs leader-election retries as errors;
+    # the demo shows the records instead (the worker keeps its full log).
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     try:
         with _local_kafka(settings, keep):
             created = asyncio.run(ensure_topics(settings))

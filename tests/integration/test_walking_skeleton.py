@@ -100,3 +100,28 @@ def test_records_travel_metrics_to_signals_to_alerts(kafka_bootstrap: str, tmp_p
 
     fully_committed(settings.group_id(FIREHOSE_GROUP), metrics)
     fully_committed(settings.app_id, settings.topic(settings.topic_signals))
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, "timeout"])
+def test_worker_stops_cleanly_on_ctrl_c_and_on_timeout(
+    kafka_bootstrap: str, tmp_path, stop: object
+) -> None:
+    settings = isolated_settings(kafka_bootstrap)
+    log_path = tmp_path / "worker.log"
+    args = ("--timeout", "8") if stop == "timeout" else ()
+    worker = start_worker(settings, *args, log=log_path)
+    try:
+        deadline = time.monotonic() + 60
+        while "firehose consuming" not in log_path.read_text():
+            assert worker.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, "worker did not start"
+            time.sleep(0.2)
+        if stop == signal.SIGINT:
+            worker.send_signal(signal.SIGINT)
+        code = worker.wait(timeout=60)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    log = log_path.read_text()
+    assert code == 0, log
+    assert "firehose stopped" in log
