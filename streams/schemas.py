@@ -70,8 +70,17 @@ class _Input(BaseModel):
         return data
 
 
+def _finite(value: float | None) -> float | None:
+    if value is not None and not math.isfinite(value):
+        raise ValueError("must be finite (no NaN or Infinity)")
+    return value
+
+
 class MetricSample(_Input):
-    """``{"ts": …, "name": "system.cpu.utilization", "value": 0.93, "host": "web-1"}``"""
+    """``{"ts": …, "name": "system.cpu.utilization", "value": 0.93, "host": "web-1"}``
+
+    Names follow OpenTelemetry semantic conventions; utilisations are 0–1 ratios.
+    """
 
     name: str = Field(min_length=1, max_length=255)
     value: float
@@ -80,25 +89,200 @@ class MetricSample(_Input):
     service: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
 
-    @field_validator("value")
+    _value_finite = field_validator("value")(_finite)
+
+
+class BatchSample(BaseModel):
+    """One sample inside a :class:`MetricBatch`; ``ts`` defaults to the batch's."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    name: str = Field(min_length=1, max_length=255)
+    value: float
+    unit: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    ts_ms: int | None = None
+
+    _value_finite = field_validator("value")(_finite)
+
+    @model_validator(mode="before")
     @classmethod
-    def _finite(cls, value: float) -> float:
-        if not math.isfinite(value):
-            raise ValueError("value must be finite (no NaN or Infinity)")
-        return value
+    def _ts(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "ts" in data and "ts_ms" not in data:
+            data = dict(data)
+            data["ts_ms"] = parse_ts_ms(data.pop("ts"))
+        return data
+
+
+class MetricBatch(_Input):
+    """``{"ts": …, "host": …, "service": …, "samples": [{"name": …, "value": …}, …]}``"""
+
+    host: str = Field(min_length=1, max_length=255)
+    service: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    samples: list[BatchSample] = Field(min_length=1, max_length=100_000)
+
+    def expand(self) -> list[MetricSample]:
+        """The batch as single samples (batch labels under each sample's own)."""
+        return [
+            MetricSample(
+                ts_ms=s.ts_ms if s.ts_ms is not None else self.ts_ms,
+                name=s.name,
+                value=s.value,
+                unit=s.unit,
+                host=self.host,
+                service=self.service,
+                labels={**self.labels, **s.labels} if self.labels else s.labels,
+            )
+            for s in self.samples
+        ]
+
+
+# OpenTelemetry severity: TRACE 1-4, DEBUG 5-8, INFO 9-12, WARN 13-16, ERROR 17-20,
+# FATAL 21-24; the text of the first number of each range.
+SEVERITY_NUMBERS = {"TRACE": 1, "DEBUG": 5, "INFO": 9, "WARN": 13, "ERROR": 17, "FATAL": 21}
+_SEVERITY_ALIASES = {
+    "WARNING": "WARN",
+    "ERR": "ERROR",
+    "CRITICAL": "FATAL",
+    "CRIT": "FATAL",
+    "EMERG": "FATAL",
+    "EMERGENCY": "FATAL",
+    "ALERT": "FATAL",
+    "NOTICE": "INFO",
+    "INFORMATIONAL": "INFO",
+}
+
+
+def severity_text_for(number: int) -> str:
+    for text, first in reversed(SEVERITY_NUMBERS.items()):
+        if number >= first:
+            return text
+    return "TRACE"
+
+
+class LogRecord(_Input):
+    """``{"ts": …, "host": …, "service": …, "severity_text": "ERROR", "body": "…"}``
+
+    Either severity field suffices; the other is derived (OpenTelemetry's 1–24 scale,
+    syslog names such as ``warning`` or ``critical`` understood).
+    """
+
+    host: str | None = None
+    service: str | None = None
+    severity_text: str
+    severity_number: int = Field(ge=1, le=24)
+    body: str = ""
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _severity(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        text, number = data.get("severity_text"), data.get("severity_number")
+        if text is None and number is None:
+            raise ValueError("needs severity_text or severity_number")
+        data = dict(data)
+        if number is None:
+            key = str(text).upper()
+            key = _SEVERITY_ALIASES.get(key, key)
+            if key not in SEVERITY_NUMBERS:
+                raise ValueError(f"unknown severity_text {text!r}; give severity_number")
+            data["severity_number"] = SEVERITY_NUMBERS[key]
+        elif text is None and isinstance(number, int) and not isinstance(number, bool):
+            data["severity_text"] = severity_text_for(number)
+        return data
+
+
+class HealthCheck(_Input):
+    """``{"ts": …, "service": …, "instance": …, "check": "http", "status": "fail"}``"""
+
+    service: str = Field(min_length=1, max_length=255)
+    instance: str = Field(min_length=1, max_length=255)
+    check: str = "heartbeat"
+    status: Literal["pass", "warn", "fail"]
+    latency_ms: float | None = Field(None, ge=0)
+    host: str | None = None
+    message: str | None = None
+
+    _latency_finite = field_validator("latency_ms")(_finite)
+
+
+def nest_dotted(data: dict[str, Any]) -> dict[str, Any]:
+    """``{"event.category": "x"}`` → ``{"event": {"category": "x"}}`` (ECS allows both)."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            value = nest_dotted(value)
+        parts = key.split(".") if "." in key else [key]
+        node = out
+        for part in parts[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = node[part] = {}
+            node = child
+        last = parts[-1]
+        if isinstance(node.get(last), dict) and isinstance(value, dict):
+            node[last] = {**node[last], **value}
+        else:
+            node[last] = value
+    return out
+
+
+class SecurityEvent(_Input):
+    """A security event with Elastic Common Schema names, nested or dotted
+    (``event.category``, ``event.outcome``, ``source.ip``, ``user.name``, …).
+
+    Held nested; rule expressions address fields by path (``source.ip``).
+    """
+
+    event: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nest(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return nest_dotted(data)
+        return data
+
+
+class OpsEvent(_Input):
+    """Deploys, backups, maintenance, changes: ``{"ts": …, "type": "deploy",
+    "entity": "checkout", "status": "succeeded", "attributes": {…}}``."""
+
+    type: str = Field(min_length=1, max_length=255)
+    entity: str = Field(min_length=1, max_length=255)
+    status: str | None = None
+    service: str | None = None
+    host: str | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
 
 
 class Signal(BaseModel):
-    """What a processor found; the input of the decision tier (``ops.signals``)."""
+    """What a processor found; the input of the decision tier (``ops.signals``).
+
+    ``kind="window"``: one closed window of one series (``values`` holds its stats,
+    ``ts_ms`` is the window end). ``kind="record"``: one record that matched a rule
+    without a window (``values`` holds its numeric fields, ``record`` the record).
+    ``rules`` are the ids of the rules it feeds; ``group`` their ``group_by`` values.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str
-    kind: str  # "sample" in the walking skeleton; later aggregate, anomaly, threat, …
-    key: str  # the entity the signal is about (host, service, series)
-    name: str
-    value: float
+    id: str  # deterministic: series + window start + spec, or source offset
+    kind: Literal["window", "record", "sample"]
+    key: str  # the entity; also the Kafka key
+    source: str = "metric"
+    rules: list[str] = Field(default_factory=list)
+    group: dict[str, str] = Field(default_factory=dict)
     ts_ms: int
+    window_start_ms: int | None = None
+    values: dict[str, float | None] = Field(default_factory=dict)
+    record: dict[str, Any] | None = None
+    # Walking-skeleton fields, kept until the skeleton goes.
+    name: str = ""
+    value: float | None = None
     host: str | None = None
     service: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
@@ -125,6 +309,15 @@ class Action(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     evidence: list[dict[str, Any]] = Field(default_factory=list)
     ts: str  # RFC 3339, UTC
+
+
+class ActionResult(_Input):
+    """An executor's report on one action (``ops.actions.results``, key = action id)."""
+
+    action_id: str
+    status: Literal["succeeded", "failed", "skipped"]
+    executor: str = "unknown"
+    message: str = ""
 
 
 DeadLetterReason = Literal[
