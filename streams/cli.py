@@ -60,7 +60,14 @@ def _cmd_worker(args: argparse.Namespace, settings: OpsrulesSettings) -> int:
 def _cmd_demo(args: argparse.Namespace, settings: OpsrulesSettings) -> int:
     from streams.demo import run_demo
 
-    return run_demo(settings, timeout_s=args.timeout, as_json=args.json, keep=args.keep)
+    return run_demo(
+        settings,
+        scenario=args.scenario,
+        timeout_s=args.timeout,
+        speed=None if args.speed == 0 else args.speed,
+        as_json=args.json,
+        keep=args.keep,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -110,12 +117,33 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser(
         "demo",
-        help="start local Kafka and a worker, send telemetry, show the actions",
+        help="start local Kafka and a worker, play a scenario, show the actions",
+        description="Starts (or reuses) a local Kafka, runs the worker with rules/, plays a "
+        "synthetic scenario and prints each action as it arrives.",
     )
-    demo.add_argument("--timeout", type=float, default=60.0, metavar="S", help="give up after S s")
+    demo.add_argument(
+        "--scenario",
+        default="cpu-saturation",
+        metavar="NAME",
+        help="scenario to play (see `opsrules simulate --list`; default cpu-saturation)",
+    )
+    demo.add_argument(
+        "--speed",
+        type=float,
+        default=60.0,
+        metavar="X",
+        help="event time runs X times faster than wall time (0: at once)",
+    )
+    demo.add_argument("--timeout", type=float, default=90.0, metavar="S", help="give up after S s")
     demo.add_argument("--json", action="store_true", help="print one action per line as JSON")
     demo.add_argument("--keep", action="store_true", help="leave the local Kafka running")
     demo.set_defaults(handler=_cmd_demo)
+
+    from streams.collect import add_collect_parser
+    from streams.simulate import add_simulate_parser
+
+    add_simulate_parser(sub)
+    add_collect_parser(sub)
     return parser
 
 

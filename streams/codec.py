@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import orjson
 from pydantic import BaseModel, ValidationError
@@ -35,10 +35,10 @@ class Rejected:
     message: str
 
 
-def decode(
-    raw: bytes | None, model: type[ModelT], max_bytes: int = DEFAULT_MAX_RECORD_BYTES
-) -> ModelT | Rejected:
-    """Parse and validate one record; never raises for bad input."""
+def load_object(
+    raw: bytes | None, max_bytes: int = DEFAULT_MAX_RECORD_BYTES
+) -> dict[str, Any] | Rejected:
+    """Size check and JSON parse of one record value that must be a JSON object."""
     if raw is None:
         return Rejected("malformed_json", "the record has no value (tombstone)")
     if len(raw) > max_bytes:
@@ -46,16 +46,26 @@ def decode(
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        return _rejected_json(raw, exc)
+        return rejected_for_json(raw, exc)
     if not isinstance(data, dict):
         return Rejected("invalid_schema", f"expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def decode(
+    raw: bytes | None, model: type[ModelT], max_bytes: int = DEFAULT_MAX_RECORD_BYTES
+) -> ModelT | Rejected:
+    """Parse and validate one record; never raises for bad input."""
+    data = load_object(raw, max_bytes)
+    if isinstance(data, Rejected):
+        return data
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        return _rejected_for(exc)
+        return rejected_for_validation(exc)
 
 
-def _rejected_json(raw: bytes, exc: orjson.JSONDecodeError) -> Rejected:
+def rejected_for_json(raw: bytes, exc: orjson.JSONDecodeError) -> Rejected:
     # Python's json (and others) write NaN, Infinity or 1e999, which JSON forbids and
     # orjson refuses; the standard library parses them, so it tells the two cases apart.
     try:
@@ -65,7 +75,7 @@ def _rejected_json(raw: bytes, exc: orjson.JSONDecodeError) -> Rejected:
     return Rejected("non_finite_value", f"NaN or Infinity in the record: {exc}")
 
 
-def _rejected_for(exc: ValidationError) -> Rejected:
+def rejected_for_validation(exc: ValidationError) -> Rejected:
     errors = exc.errors(include_url=False)
     first = errors[0]
     field = ".".join(str(p) for p in first["loc"]) or "(record)"

@@ -1,9 +1,11 @@
 """``opsrules demo``: the whole loop on a real broker, in one command.
 
-Starts (or reuses) the local Kafka, ensures the topics, runs ``opsrules worker`` as a
-child process, sends a short CPU ramp to the metrics topic, and shows the signals and
-actions as they arrive. Exits when the expected actions arrived (0), on timeout (1) or
-on Ctrl-C; stops the worker cleanly and, unless ``--keep``, the broker it started.
+Starts (or reuses) the local Kafka, ensures the topics, runs ``opsrules worker`` with
+the rules in ``rules/`` as a child process, plays a scenario (``streams/scenarios.py``)
+into the input topics with event time running 60x, and shows the actions as they
+arrive. Exits when every action the rules must produce for the scenario arrived (0),
+on timeout (1) or on Ctrl-C; stops the worker cleanly and, unless ``--keep``, the
+broker it started.
 """
 
 from __future__ import annotations
@@ -17,18 +19,20 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 
-from processors.skeleton import SKELETON_THRESHOLD
 from streams import kafka_local
 from streams.app import state_dir
+from streams.offline import run_offline
+from streams.scenarios import SCENARIOS, generate
+from streams.schemas import parse_ts_ms
 from streams.settings import OpsrulesSettings
-from streams.topics import ensure_topics, topic_partitions
-
-CPU_RAMP = (0.42, 0.61, 0.78, 0.93, 0.97)
-HOST = "web-1"
+from streams.simulate import default_start_ms, run_simulation
+from streams.topics import ACTION_TYPES, action_topic, ensure_topics, topic_partitions
+from streams.worker import load_rulebook
 
 
 def _say(message: str) -> None:
@@ -82,69 +86,94 @@ def _worker(settings: OpsrulesSettings) -> Iterator[subprocess.Popen[bytes]]:
             _say(f"worker had exited with {proc.returncode}; see {log_path}")
 
 
-async def _watch(settings: OpsrulesSettings, timeout_s: float, as_json: bool) -> int:
-    signals_topic = settings.topic(settings.topic_signals)
-    alert_topic = settings.topic(settings.topic_actions_alert)
+_COLUMNS = "{:<8}  {:>6}  {:<8}  {:<8}  {:<8}  {:<20}  {:<18}  {}"
+
+
+def _row(action: dict[str, Any], start_ms: int) -> str:
+    offset_s = (parse_ts_ms(action["ts"]) - start_ms) // 1000
+    group = ",".join(f"{k}={v}" for k, v in action["group"].items())
+    return _COLUMNS.format(
+        time.strftime("%H:%M:%S"),
+        f"+{offset_s // 60}:{offset_s % 60:02d}",
+        action["type"],
+        action["status"],
+        action["severity"],
+        action["rule_id"],
+        group,
+        action["summary"],
+    )
+
+
+async def _watch(
+    settings: OpsrulesSettings,
+    scenario: str,
+    timeout_s: float,
+    speed: float | None,
+    as_json: bool,
+) -> int:
+    """Send the scenario and print each action as it arrives, until the actions the
+    rules must produce for it all arrived (0) or the timeout (1)."""
+    start_ms = default_start_ms(int(time.time() * 1000))
+    rulebook = load_rulebook(settings)
+    expected = run_offline(
+        rulebook, [(e.role, e.value) for e in generate(scenario, start_ms=start_ms)]
+    ).actions
+    topics = [action_topic(settings, kind) for kind in ACTION_TYPES]
     consumer = AIOKafkaConsumer(**settings.aiokafka_kwargs(), enable_auto_commit=False)
-    producer = AIOKafkaProducer(**settings.aiokafka_kwargs(), acks="all")
     await consumer.start()
-    await producer.start()
     try:
-        # Start reading at today's end, so only this run's records are shown.
-        partitions = await topic_partitions(settings, [signals_topic, alert_topic])
+        # Start reading at today's end, so only this run's actions are shown.
+        partitions = await topic_partitions(settings, topics)
         consumer.assign(partitions)
         for tp, offset in (await consumer.end_offsets(partitions)).items():
             consumer.seek(tp, offset)
-
-        metrics_topic = settings.topic(settings.topic_metrics)
-        now_s = time.time()
-        for i, value in enumerate(CPU_RAMP):
-            record = {
-                "ts": round(now_s + i, 3),
-                "name": "system.cpu.utilization",
-                "value": value,
-                "host": HOST,
-                "service": "checkout",
-            }
-            await producer.send_and_wait(metrics_topic, orjson.dumps(record), key=HOST.encode())
-            _say(f"sent      → {metrics_topic}  {HOST} system.cpu.utilization = {value}")
-        expected = sum(v >= SKELETON_THRESHOLD for v in CPU_RAMP)
-
-        actions = signals = 0
+        _say(f"scenario {scenario}: {SCENARIOS[scenario].description}")
+        _say(f"expecting {len(expected)} actions; event time runs {speed or 'max'}x")
+        if not as_json:
+            print(
+                _COLUMNS.format(
+                    "TIME", "EVENT", "TYPE", "STATUS", "SEVERITY", "RULE", "GROUP", "SUMMARY"
+                ),
+                flush=True,
+            )
+        sender = asyncio.create_task(
+            run_simulation(settings, scenario, start_ms=start_ms, speed=speed, progress=_say)
+        )
+        wanted = {a.id for a in expected}
+        seen: set[str] = set()
         deadline = time.monotonic() + timeout_s
-        while actions < expected and time.monotonic() < deadline:
-            batches = await consumer.getmany(timeout_ms=250)
-            for tp, records in batches.items():
+        while not wanted <= seen and time.monotonic() < deadline:
+            if sender.done():
+                sender.result()  # raise a send failure now
+            for records in (await consumer.getmany(timeout_ms=250)).values():
                 for record in records:
                     body = orjson.loads(record.value)
-                    if tp.topic == signals_topic:
-                        signals += 1
-                        _say(
-                            f"signal    ← {signals_topic}  {body['key']} {body['name']} = "
-                            f"{body['value']}"
-                        )
-                        continue
-                    actions += 1
-                    if as_json:
-                        print(record.value.decode(), flush=True)
-                    _say(
-                        f"ACTION    ← {alert_topic}  {body['type']} {body['status']} "
-                        f"[{body['severity']}] {body['rule_id']}: {body['summary']}"
-                    )
-        if actions < expected:
-            _say(f"timed out after {timeout_s:.0f}s: {actions} of {expected} actions arrived")
+                    seen.add(body["id"])
+                    print(record.value.decode() if as_json else _row(body, start_ms), flush=True)
+        if not sender.done():
+            sender.cancel()
+        missing = wanted - seen
+        if missing:
+            _say(
+                f"timed out after {timeout_s:.0f}s: {len(missing)} of {len(wanted)} actions "
+                "did not arrive"
+            )
             return 1
-        _say(f"done: {len(CPU_RAMP)} samples → {signals} signals → {actions} alert actions")
+        _say(
+            f"done: {len(seen)} actions for {scenario}"
+            + (f" (the rules expected {len(wanted)})" if len(seen) != len(wanted) else "")
+        )
         return 0
     finally:
-        await producer.stop()
         await consumer.stop()
 
 
 def run_demo(
     settings: OpsrulesSettings,
     *,
-    timeout_s: float = 60.0,
+    scenario: str = "cpu-saturation",
+    timeout_s: float = 90.0,
+    speed: float | None = 60.0,
     as_json: bool = False,
     keep: bool = False,
 ) -> int:
@@ -157,7 +186,7 @@ def run_demo(
             if created:
                 _say(f"created {len(created)} topics")
             with _worker(settings):
-                return asyncio.run(_watch(settings, timeout_s, as_json))
+                return asyncio.run(_watch(settings, scenario, timeout_s, speed, as_json))
     except KeyboardInterrupt:
         _say("interrupted")
         return 130

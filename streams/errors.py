@@ -6,6 +6,7 @@ The CLI prints ``str(error)`` and exits non-zero, so messages say what to do nex
 
     OpsrulesError
     ├── SettingsError        invalid OPSRULES_* environment
+    ├── RulesError           rule files that do not load (every error, file:line:col)
     ├── KafkaLocalError      provisioning or running the local broker
     │   └── MissingToolError Java 17+ or Maven missing
     └── KafkaUnavailableError a broker did not answer
@@ -25,6 +26,18 @@ class SettingsError(OpsrulesError):
         self.problems = problems
         lines = "\n".join(f"  {p}" for p in problems)
         super().__init__(f"invalid settings:\n{lines}")
+
+
+class RulesError(OpsrulesError):
+    """Rule files with errors; ``errors`` are ``path:line:col: rule <id>: message``."""
+
+    def __init__(self, errors: list[str]) -> None:
+        self.errors = errors
+        lines = "\n".join(f"  {e}" for e in errors)
+        super().__init__(
+            f"{len(errors)} error(s) in the rule files:\n{lines}\n"
+            "Fix them and run `opsrules check` to confirm."
+        )
 
 
 class KafkaLocalError(OpsrulesError):

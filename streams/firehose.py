@@ -1,48 +1,42 @@
-"""The firehose tier: an aiokafka ``getmany`` batch loop on raw telemetry.
+"""The firehose tier: one aiokafka ``getmany`` batch loop over the input topics.
 
 faust's per-record stream machinery is too slow for raw telemetry (DESIGN.md, "Two
-tiers"), so each input topic gets a plain batch loop hosted inside the faust worker
-as a mode service: fetch a batch, decode it, run the pure cores over it, send the
-outputs, wait for the broker to acknowledge them, then commit. On stop the current
-batch is finished, flushed and committed before the clients close.
+tiers"), so the input topics are read by a plain batch loop hosted inside the faust
+worker as a mode service: fetch a batch, decode it, run each partition's
+:class:`~processors.routing.Router` over it, close the windows the watermark passed,
+send the signals and dead letters, wait for the broker's acks, then commit.
+
+Offsets are committed only up to the oldest record still inside an open window, with
+the partition's event clock in the commit metadata. After a crash the records of open
+windows are read again and re-added; records whose windows were already emitted are
+recognised as replayed (not late) and skipped; so a restart re-emits nothing that was
+emitted and loses nothing that was not.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from mode import Service
 
-from processors.skeleton import sample_to_signal
-from streams.codec import Headers, Rejected, dead_letter, decode, encode
-from streams.schemas import MetricSample
+from processors.engine.compiler import CompiledRulebook
+from processors.routing import Routed, Router
+from streams.codec import Headers, Rejected, dead_letter, encode
+from streams.ingest import SOURCES, Limits, as_mapping, decode_input
+from streams.schemas import Signal
 from streams.settings import OpsrulesSettings
 
 log = logging.getLogger(__name__)
 
 FIREHOSE_GROUP = "firehose"  # consumer group id: <app_id>.firehose
-
-
-class InputRecord(Protocol):
-    """The fields of an aiokafka ``ConsumerRecord`` that the firehose reads."""
-
-    @property
-    def topic(self) -> str: ...
-    @property
-    def partition(self) -> int: ...
-    @property
-    def offset(self) -> int: ...
-    @property
-    def key(self) -> bytes | None: ...
-    @property
-    def value(self) -> bytes | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,76 +49,176 @@ class Outgoing:
 
 @dataclass(slots=True)
 class FirehoseCounters:
-    """Records in = processed + dead-lettered, per input topic."""
+    """Records in = processed + dead-lettered + replayed, per input topic."""
 
     records_in: Counter[str] = field(default_factory=Counter)
     processed: Counter[str] = field(default_factory=Counter)
+    replayed: Counter[str] = field(default_factory=Counter)
     dead_lettered: Counter[str] = field(default_factory=Counter)  # by reason
     signals_out: int = 0
 
     def summary(self) -> str:
         return (
             f"records_in={dict(self.records_in)} processed={dict(self.processed)} "
-            f"dead_lettered={dict(self.dead_lettered)} signals_out={self.signals_out}"
+            f"replayed={dict(self.replayed)} dead_lettered={dict(self.dead_lettered)} "
+            f"signals_out={self.signals_out}"
         )
 
 
-def process_metrics(
-    records: Iterable[InputRecord],
-    *,
-    signals_topic: str,
-    deadletter_topic: str,
-    max_record_bytes: int,
-    counters: FirehoseCounters,
-    now_ms: int,
-) -> list[Outgoing]:
-    """Decode a batch of ``ops.metrics`` records into signals and dead letters."""
-    out: list[Outgoing] = []
-    for record in records:
-        counters.records_in[record.topic] += 1
-        sample = decode(record.value, MetricSample, max_record_bytes)
-        if isinstance(sample, Rejected):
-            counters.dead_lettered[sample.reason] += 1
-            letter = dead_letter(
-                sample,
-                topic=record.topic,
-                partition=record.partition,
-                offset=record.offset,
-                key=record.key,
-                raw=record.value,
-                now_ms=now_ms,
+class FirehoseBatch:
+    """Turns fetched records into outgoing records; owns the routers of the partitions."""
+
+    def __init__(
+        self, settings: OpsrulesSettings, rulebook: CompiledRulebook, counters: FirehoseCounters
+    ) -> None:
+        self.settings = settings
+        self.rulebook = rulebook
+        self.counters = counters
+        self.sources = {
+            settings.topic(getattr(settings, f"topic_{r}")): s for r, s in SOURCES.items()
+        }
+        self.signals_topic = settings.topic(settings.topic_signals)
+        self.deadletter_topic = settings.topic(settings.topic_deadletter)
+        self.limits = Limits(
+            max_record_bytes=settings.max_record_bytes,
+            max_future_skew_ms=int(settings.max_future_skew_s * 1000),
+            max_age_ms=int(settings.max_age_s * 1000),
+        )
+        self.routers: dict[TopicPartition, Router] = {}
+
+    def router(self, tp: TopicPartition) -> Router:
+        router = self.routers.get(tp)
+        if router is None:
+            router = self.routers[tp] = Router(
+                self.rulebook,
+                self.sources[tp.topic],
+                idle_timeout_ms=int(self.settings.idle_timeout_s * 1000),
             )
-            out.append(Outgoing(deadletter_topic, record.key, encode(letter)))
-            continue
-        counters.processed[record.topic] += 1
-        signal = sample_to_signal(sample)
-        counters.signals_out += 1
-        out.append(Outgoing(signals_topic, signal.key.encode(), encode(signal)))
-    return out
+        return router
+
+    def process(self, batches: dict[TopicPartition, list[Any]], now_ms: int) -> list[Outgoing]:
+        out: list[Outgoing] = []
+        signals: list[Signal] = []
+        counters = self.counters
+        for tp, records in batches.items():
+            router = self.router(tp)
+            source = router.source
+            topic = tp.topic
+            for record in records:
+                counters.records_in[topic] += 1
+                decoded = decode_input(source, record.value, self.limits, now_ms)
+                if isinstance(decoded, Rejected):
+                    out.append(self._dead_letter(decoded, record, now_ms))
+                    continue
+                outcomes = {
+                    router.route(
+                        as_mapping(item),
+                        ts_ms=item.ts_ms,  # type: ignore[attr-defined]
+                        offset=record.offset,
+                        ref=f"{topic}/{tp.partition}/{record.offset}/{index}",
+                        now_ms=now_ms,
+                        out=signals,
+                    )
+                    for index, item in enumerate(decoded)
+                }
+                if Routed.PROCESSED in outcomes:
+                    counters.processed[topic] += 1
+                elif Routed.LATE in outcomes:
+                    late = Rejected(
+                        "late",
+                        "every window of this record was already emitted (event time "
+                        f"behind the partition's watermark {router.windows.watermark_ms})",
+                    )
+                    out.append(self._dead_letter(late, record, now_ms))
+                else:
+                    counters.replayed[topic] += 1
+        for router in self.routers.values():
+            signals.extend(router.close(now_ms))
+        counters.signals_out += len(signals)
+        out.extend(Outgoing(self.signals_topic, s.key.encode(), encode(s)) for s in signals)
+        return out
+
+    def _dead_letter(self, rejected: Rejected, record: Any, now_ms: int) -> Outgoing:
+        self.counters.dead_lettered[rejected.reason] += 1
+        letter = dead_letter(
+            rejected,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key,
+            raw=record.value,
+            now_ms=now_ms,
+        )
+        return Outgoing(self.deadletter_topic, record.key, encode(letter))
+
+    def commits(self) -> dict[TopicPartition, tuple[int, str]]:
+        """Offset and metadata to commit for every partition that has a router."""
+        out = {}
+        for tp, router in self.routers.items():
+            offset = router.windows.committable_offset()
+            if offset is None:
+                continue
+            metadata = json.dumps(
+                {"max_event_ms": router.windows.max_event_ms, "next_offset": router.next_offset}
+            )
+            out[tp] = (offset, metadata)
+        return out
+
+    def restore(self, tp: TopicPartition, metadata: str) -> None:
+        try:
+            saved = json.loads(metadata) if metadata else None
+        except ValueError:
+            saved = None
+        if not saved or saved.get("max_event_ms") is None:
+            return
+        router = self.router(tp)
+        router.next_offset = int(saved["next_offset"])
+        router.windows.restore(int(saved["max_event_ms"]), router.next_offset)
+
+    def revoke(self, tp: TopicPartition) -> None:
+        self.routers.pop(tp, None)
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, service: FirehoseService) -> None:
+        self.service = service
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        await self.service.commit()
+        for tp in revoked:
+            self.service.batch.revoke(tp)
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        await self.service.restore(list(assigned))
 
 
 class FirehoseService(Service):
-    """Batch loop on the metrics topic, hosted by the faust worker."""
+    """The batch loop, hosted by the faust worker."""
 
-    def __init__(self, settings: OpsrulesSettings, **kwargs: Any) -> None:
+    def __init__(
+        self, settings: OpsrulesSettings, rulebook: CompiledRulebook, **kwargs: Any
+    ) -> None:
         self.settings = settings
         self.counters = FirehoseCounters()
-        self.input_topic = settings.topic(settings.topic_metrics)
+        self.batch = FirehoseBatch(settings, rulebook, self.counters)
+        self.group_id = settings.group_id(FIREHOSE_GROUP)
         self._stopping = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
+        self._committed: dict[TopicPartition, tuple[int, str]] = {}
         super().__init__(**kwargs)
 
     async def on_start(self) -> None:
         kafka = self.settings.aiokafka_kwargs()
         self._consumer = AIOKafkaConsumer(
-            self.input_topic,
-            group_id=self.settings.group_id(FIREHOSE_GROUP),
+            group_id=self.group_id,
             client_id=f"{self.settings.app_id}-firehose",
             enable_auto_commit=False,
             auto_offset_reset=self.settings.auto_offset_reset,
             max_partition_fetch_bytes=4 * 1_048_576,
+            session_timeout_ms=int(self.settings.session_timeout_s * 1000),
+            heartbeat_interval_ms=int(self.settings.session_timeout_s * 100),
             **kafka,
         )
         self._producer = AIOKafkaProducer(
@@ -136,12 +230,9 @@ class FirehoseService(Service):
         )
         await self._producer.start()
         await self._consumer.start()
+        self._consumer.subscribe(list(self.batch.sources), listener=_Rebalance(self))
         self._loop_task = asyncio.create_task(self._run(), name="firehose")
-        log.info(
-            "firehose consuming %s as group %s",
-            self.input_topic,
-            self.settings.group_id(FIREHOSE_GROUP),
-        )
+        log.info("firehose consuming %s as group %s", sorted(self.batch.sources), self.group_id)
 
     async def on_stop(self) -> None:
         self._stopping.set()
@@ -156,8 +247,30 @@ class FirehoseService(Service):
             await self._producer.stop()
         log.info("firehose stopped: %s", self.counters.summary())
 
+    async def restore(self, assigned: list[TopicPartition]) -> None:
+        if not assigned:
+            return
+        admin = AIOKafkaAdminClient(**self.settings.aiokafka_kwargs())
+        await admin.start()
+        try:
+            committed = await admin.list_consumer_group_offsets(self.group_id, partitions=assigned)
+        finally:
+            await admin.close()
+        for tp, meta in committed.items():
+            if meta.offset >= 0:
+                self.batch.restore(tp, meta.metadata)
+
+    async def commit(self) -> None:
+        assert self._consumer is not None
+        offsets = {
+            tp: pair for tp, pair in self.batch.commits().items() if self._committed.get(tp) != pair
+        }
+        if offsets:
+            await self._consumer.commit(offsets)
+            self._committed.update(offsets)
+
     async def _run(self) -> None:
-        assert self._consumer is not None and self._producer is not None
+        assert self._consumer is not None
         settings = self.settings
         try:
             while not self._stopping.is_set():
@@ -165,29 +278,17 @@ class FirehoseService(Service):
                     timeout_ms=settings.firehose_poll_timeout_ms,
                     max_records=settings.firehose_max_records,
                 )
-                if batches:
-                    await self._handle(batches)
+                await self._handle(batches)
         except Exception as exc:
             log.exception("firehose loop crashed; stopping the worker")
             await self.crash(exc)  # the worker stops and exits non-zero
 
     async def _handle(self, batches: dict[TopicPartition, list[Any]]) -> None:
-        assert self._consumer is not None and self._producer is not None
-        settings = self.settings
-        records = [record for batch in batches.values() for record in batch]
-        outgoing = process_metrics(
-            records,
-            signals_topic=settings.topic(settings.topic_signals),
-            deadletter_topic=settings.topic(settings.topic_deadletter),
-            max_record_bytes=settings.max_record_bytes,
-            counters=self.counters,
-            now_ms=int(time.time() * 1000),
-        )
+        assert self._producer is not None
+        outgoing = self.batch.process(batches, now_ms=int(time.time() * 1000))
         sends = [
             await self._producer.send(o.topic, o.value, key=o.key, headers=o.headers)
             for o in outgoing
         ]
         await asyncio.gather(*sends)  # every output acknowledged before we commit
-        await self._consumer.commit(
-            {tp: batch[-1].offset + 1 for tp, batch in batches.items() if batch}
-        )
+        await self.commit()

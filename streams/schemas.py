@@ -271,7 +271,7 @@ class Signal(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str  # deterministic: series + window start + spec, or source offset
-    kind: Literal["window", "record", "sample"]
+    kind: Literal["window", "record"]
     key: str  # the entity; also the Kafka key
     source: str = "metric"
     rules: list[str] = Field(default_factory=list)
@@ -280,12 +280,6 @@ class Signal(BaseModel):
     window_start_ms: int | None = None
     values: dict[str, float | None] = Field(default_factory=dict)
     record: dict[str, Any] | None = None
-    # Walking-skeleton fields, kept until the skeleton goes.
-    name: str = ""
-    value: float | None = None
-    host: str | None = None
-    service: str | None = None
-    labels: dict[str, str] = Field(default_factory=dict)
 
 
 ActionType = Literal["alert", "heal", "scale", "incident"]
@@ -304,11 +298,14 @@ class Action(BaseModel):
     rule_version: str
     severity: Severity
     group: dict[str, str]
+    fingerprint: str = ""  # the alert's identity: rule id + group values
     labels: dict[str, str] = Field(default_factory=dict)
     summary: str
+    annotations: dict[str, str] = Field(default_factory=dict)
     params: dict[str, Any] = Field(default_factory=dict)
     evidence: list[dict[str, Any]] = Field(default_factory=list)
-    ts: str  # RFC 3339, UTC
+    starts_at: str | None = None  # when the firing began (event time), RFC 3339
+    ts: str  # when it was decided (event time), RFC 3339
 
 
 class ActionResult(_Input):

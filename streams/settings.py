@@ -73,8 +73,29 @@ class OpsrulesSettings(BaseSettings):
     max_record_bytes: int = Field(
         1_048_576, ge=1024, description="Larger input records are dead-lettered as too_large."
     )
+    max_future_skew_s: float = Field(
+        300, ge=0, description="Records stamped further in the future are dead-lettered."
+    )
+    max_age_s: float = Field(
+        7 * 86_400, gt=0, description="Records older than this are dead-lettered."
+    )
+    idle_timeout_s: float = Field(
+        30,
+        gt=0,
+        description="A partition without records for this long advances its "
+        "event clock with processing time, so its windows close.",
+    )
+    rules_dir: Path = Field(Path("rules"), description="Where the rule files are.")
     state_dir: Path | None = Field(
         None, description="faust's data dir; defaults to $XDG_STATE_HOME/opsrules/<app_id>."
+    )
+
+    session_timeout_s: float = Field(
+        30,
+        ge=6,
+        le=300,
+        description="Consumer group session timeout: how long a "
+        "crashed worker's partitions wait before another worker takes them.",
     )
 
     # Firehose batch loop.

@@ -16,7 +16,10 @@ from typing import Any
 import faust
 from mode import Service
 
+from processors.engine.compiler import CompiledRulebook, compile_rulebook
+from processors.engine.loader import load_rules
 from streams.app import create_app
+from streams.errors import RulesError
 from streams.firehose import FirehoseService
 from streams.settings import OpsrulesSettings
 from streams.topics import ensure_topics
@@ -35,6 +38,17 @@ class StopAfter(Service):
         self.loop.call_later(self.timeout_s, os.kill, os.getpid(), signal.SIGTERM)
 
 
+def load_rulebook(settings: OpsrulesSettings) -> CompiledRulebook:
+    """Load and compile ``settings.rules_dir``; every error is reported at once."""
+    if not settings.rules_dir.exists():
+        raise RulesError([f"{settings.rules_dir}: no such directory (OPSRULES_RULES_DIR)"])
+    loaded = load_rules([settings.rules_dir])
+    if not loaded.ok:
+        raise RulesError([str(error) for error in loaded.errors])
+    log.info("loaded %d rules from %s", len(loaded.rules), settings.rules_dir)
+    return compile_rulebook(loaded.rules)
+
+
 def run_worker(
     settings: OpsrulesSettings,
     *,
@@ -44,15 +58,16 @@ def run_worker(
     loglevel: str = "info",
 ) -> int:
     """Run until stopped; return the process exit code."""
+    rulebook = load_rulebook(settings)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     created = loop.run_until_complete(ensure_topics(settings))
     if created:
         log.info("created topics: %s", ", ".join(created))
-    app = create_app(settings, decisions=decisions)
+    app = create_app(settings, rulebook if decisions else None)
     services: list[Service] = []
     if firehose:
-        services.append(FirehoseService(settings, loop=loop))
+        services.append(FirehoseService(settings, rulebook, loop=loop))
     if timeout_s is not None:
         services.append(StopAfter(timeout_s, loop=loop))
     worker = faust.Worker(

@@ -109,6 +109,9 @@ def isolated_settings(bootstrap: str, **overrides: object) -> OpsrulesSettings:
         "app_id": f"opsrules-test-{run}",
         "state_dir": Path(os.environ.get("TMPDIR", "/tmp")) / f"opsrules-test-{run}",
         "firehose_poll_timeout_ms": 100,
+        "idle_timeout_s": 2,
+        "session_timeout_s": 10,
+        "rules_dir": REPO / "rules",
     }
     values.update(overrides)
     return load_settings(**values)

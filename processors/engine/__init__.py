@@ -1,0 +1,1 @@
+"""The rule engine's pure cores: expressions, rule files, alert state, decisions."""

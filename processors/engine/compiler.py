@@ -1,0 +1,184 @@
+"""Loaded rules → what each tier runs.
+
+The firehose gets, per source, the **window feeds** (one per distinct match / value /
+window / group_by: rules that share them share one set of windows, and the stats to
+compute are the union of what those rules need) and the **record rules** (no window:
+every matching record is a signal). The decision tier gets each rule's condition,
+timing and actions. Nothing here needs code when a rule is added.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from processors.engine.alert_state import Timing
+from processors.engine.expressions import compile_expr, parse, render
+from processors.engine.loader import LoadedRule
+from processors.engine.model import Rule
+from processors.ids import stable_id
+from processors.windowing import WindowSpec
+
+Record = Mapping[str, Any]
+Getter = Callable[[Record], Any]
+
+# How many empty windows a series keeps emitting after its last record: enough for a
+# firing alert to see false windows for its keep_firing_for and resolve.
+MIN_EMPTY_WINDOWS = 2
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    rule: Rule
+    version: str
+    match: Getter
+    condition: Getter
+    group_getters: tuple[tuple[str, Getter], ...]
+    timing: Timing
+    spec_id: str | None  # the window feed, for windowed rules
+
+    @property
+    def id(self) -> str:
+        return self.rule.id
+
+    def group_of(self, record: Record) -> dict[str, str]:
+        return {name: group_text(get(record)) for name, get in self.group_getters}
+
+
+@dataclass(frozen=True, slots=True)
+class WindowFeed:
+    """Records of one source that ``match`` go into one window per series."""
+
+    spec: WindowSpec
+    source: str
+    match: Getter
+    value: Getter
+    group_by: tuple[str, ...]
+    group_getters: tuple[tuple[str, Getter], ...]
+    rule_ids: tuple[str, ...]
+
+    def number(self, record: Record) -> float | None:
+        """The record's value for the window; None skips it (missing or not a number)."""
+        value = self.value(record)
+        if isinstance(value, bool):
+            return 1.0 if value else 0.0
+        if isinstance(value, int | float) and math.isfinite(value):
+            return float(value)
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class SourcePlan:
+    feeds: tuple[WindowFeed, ...]
+    record_rules: tuple[CompiledRule, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRulebook:
+    rules: Mapping[str, CompiledRule]
+    feeds: Mapping[str, WindowFeed]  # by spec id
+    sources: Mapping[str, SourcePlan]
+
+    def plan(self, source: str) -> SourcePlan:
+        return self.sources.get(source, _EMPTY_PLAN)
+
+
+_EMPTY_PLAN = SourcePlan((), ())
+
+
+def group_text(value: Any) -> str:
+    """A group_by value as text (``None`` → empty, ``3.0`` → ``3``)."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _getter(text: str) -> Getter:
+    return compile_expr(parse(text))
+
+
+def compile_rulebook(loaded: Sequence[LoadedRule]) -> CompiledRulebook:
+    rules: dict[str, CompiledRule] = {}
+    feed_parts: dict[str, dict[str, Any]] = {}
+    record_rules: dict[str, list[CompiledRule]] = {}
+    for item in loaded:
+        rule = item.rule
+        if not rule.enabled:
+            continue
+        groups = tuple((name, _getter(name)) for name in rule.group_by)
+        spec_id = None
+        if rule.window is not None:
+            window = rule.window
+            hop_ms = window.hop_ms or window.size_ms
+            match_text, value_text = render(parse(rule.match)), render(parse(rule.window_value))
+            spec_id = stable_id(
+                rule.source,
+                match_text,
+                value_text,
+                window.size_ms,
+                hop_ms,
+                window.grace_ms,
+                *rule.group_by,
+            )[:16]
+            part = feed_parts.setdefault(
+                spec_id,
+                {
+                    "rule": rule,
+                    "hop_ms": hop_ms,
+                    "stats": set(),
+                    "rule_ids": [],
+                    "empty": 0,
+                    "groups": groups,
+                },
+            )
+            part["stats"].add(window.stat)
+            part["rule_ids"].append(rule.id)
+            keep_windows = math.ceil(rule.keep_firing_ms / hop_ms) + MIN_EMPTY_WINDOWS
+            part["empty"] = max(part["empty"], keep_windows)
+        compiled = CompiledRule(
+            rule=rule,
+            version=item.version,
+            match=_getter(rule.match),
+            condition=_getter(rule.condition),
+            group_getters=groups,
+            timing=Timing(
+                for_ms=rule.for_ms,
+                keep_firing_for_ms=rule.keep_firing_ms,
+                resolves=rule.window is not None,
+            ),
+            spec_id=spec_id,
+        )
+        rules[rule.id] = compiled
+        if spec_id is None:
+            record_rules.setdefault(rule.source, []).append(compiled)
+    feeds: dict[str, WindowFeed] = {}
+    for spec_id, part in feed_parts.items():
+        rule = part["rule"]
+        assert rule.window is not None
+        feeds[spec_id] = WindowFeed(
+            spec=WindowSpec(
+                spec_id=spec_id,
+                size_ms=rule.window.size_ms,
+                hop_ms=part["hop_ms"],
+                grace_ms=rule.window.grace_ms,
+                stats=frozenset(part["stats"] | {"count"}),
+                empty_windows=part["empty"],
+            ),
+            source=rule.source,
+            match=_getter(rule.match),
+            value=_getter(rule.window_value),
+            group_by=tuple(rule.group_by),
+            group_getters=part["groups"],
+            rule_ids=tuple(part["rule_ids"]),
+        )
+    sources: dict[str, SourcePlan] = {}
+    for source in {f.source for f in feeds.values()} | set(record_rules):
+        sources[source] = SourcePlan(
+            feeds=tuple(f for f in feeds.values() if f.source == source),
+            record_rules=tuple(record_rules.get(source, ())),
+        )
+    return CompiledRulebook(rules=rules, feeds=feeds, sources=sources)

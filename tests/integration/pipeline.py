@@ -1,0 +1,93 @@
+"""Helpers for end-to-end tests: send a scenario, wait until the worker has drained
+every topic, collect what came out."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+import orjson
+from aiokafka import AIOKafkaConsumer
+
+from streams.schemas import Signal
+from streams.settings import OpsrulesSettings
+from streams.topics import ACTION_TYPES, action_topic
+from tests.kafka_io import Received, committed_offsets, consume, end_offsets, produce
+
+M = 60_000
+
+
+def aligned_start_ms(duration_ms: int) -> int:
+    """A whole minute far enough back that the whole scenario is in the past."""
+    now_ms = int(time.time() * 1000)
+    return (now_ms - duration_ms - M) // M * M
+
+
+async def send(settings: OpsrulesSettings, records: list[tuple[str, str, bytes]]) -> None:
+    """``(role, key, value)`` in order, per topic."""
+    by_topic: dict[str, list[tuple[str | None, bytes]]] = {}
+    for role, key, value in records:
+        by_topic.setdefault(settings.topic(getattr(settings, f"topic_{role}")), []).append(
+            (key, value)
+        )
+    for topic, items in by_topic.items():
+        await produce(settings, topic, items)
+
+
+def encode(value: dict[str, object]) -> bytes:
+    return orjson.dumps(value)
+
+
+async def wait_for_signals(
+    settings: OpsrulesSettings, ids: set[str], timeout_s: float = 120.0
+) -> None:
+    """Until every signal id in ``ids`` is on the signals topic, and the decision tier has
+    consumed every signal there."""
+    topic = settings.topic(settings.topic_signals)
+    consumer = AIOKafkaConsumer(
+        topic,
+        **settings.aiokafka_kwargs(),
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
+    await consumer.start()
+    missing = set(ids)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while missing:
+            assert time.monotonic() < deadline, f"{len(missing)} signals never arrived"
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                missing.difference_update(orjson.loads(r.value)["id"] for r in records)
+    finally:
+        await consumer.stop()
+    while True:
+        ends = {p: o for p, o in (await end_offsets(settings, topic)).items() if o}
+        done = await committed_offsets(settings, settings.app_id, topic)
+        if all(done.get(p, 0) >= o for p, o in ends.items()):
+            return
+        assert time.monotonic() < deadline, "the decision tier did not consume every signal"
+        await asyncio.sleep(0.5)
+
+
+def surely_closed(signals: list[Signal], last_ts_ms: int) -> set[str]:
+    """Ids of window signals that every partition's watermark must have closed: windows
+    ending at least a minute (more than any grace) before the last record."""
+    return {s.id for s in signals if s.kind == "window" and s.ts_ms <= last_ts_ms - M}
+
+
+@dataclass(frozen=True)
+class Outputs:
+    actions: list[Received]
+    deadletters: list[Received]
+
+
+async def collect_outputs(settings: OpsrulesSettings) -> Outputs:
+    actions: list[Received] = []
+    for kind in ACTION_TYPES:
+        actions += await consume(settings, action_topic(settings, kind), expect=0, settle_s=0.5)
+    letters = await consume(
+        settings, settings.topic(settings.topic_deadletter), expect=0, settle_s=0.5
+    )
+    return Outputs(actions, letters)

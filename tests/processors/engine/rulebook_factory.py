@@ -1,0 +1,24 @@
+"""Build compiled rulebooks from YAML text, for tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from processors.engine.compiler import CompiledRulebook, compile_rulebook
+from processors.engine.loader import load_rules
+
+REPO_RULES = Path(__file__).resolve().parents[3] / "rules"
+
+
+def rulebook_from_yaml(tmp_path: Path, text: str) -> CompiledRulebook:
+    path = tmp_path / "rules.yaml"
+    path.write_text(text)
+    loaded = load_rules([path])
+    assert loaded.ok, [str(e) for e in loaded.errors]
+    return compile_rulebook(loaded.rules)
+
+
+def shipped_rulebook() -> CompiledRulebook:
+    loaded = load_rules([REPO_RULES])
+    assert loaded.ok, [str(e) for e in loaded.errors]
+    return compile_rulebook(loaded.rules)
