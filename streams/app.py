@@ -22,6 +22,7 @@ import faust
 from processors.engine.compiler import CompiledRulebook
 from processors.engine.decisions import decide
 from streams.codec import Rejected, cloudevent_headers, dead_letter, decode, encode
+from streams.metrics import Metrics
 from streams.schemas import Action, Signal
 from streams.settings import OpsrulesSettings
 from streams.topics import ACTION_TYPES, action_topic
@@ -36,8 +37,14 @@ def state_dir(settings: OpsrulesSettings) -> Path:
     return Path(base) / "opsrules" / settings.app_id
 
 
-def create_app(settings: OpsrulesSettings, rulebook: CompiledRulebook | None = None) -> faust.App:
-    """A faust app with the decision agent (none when ``rulebook`` is None)."""
+def create_app(
+    settings: OpsrulesSettings,
+    rulebook: CompiledRulebook | None = None,
+    metrics: Metrics | None = None,
+) -> faust.App:
+    """A faust app with the decision agent (none when ``rulebook`` is None) and, when
+    ``OPSRULES_WEB_PORT`` is set, ``/metrics`` on its web server."""
+    metrics = metrics if metrics is not None else Metrics()
     app = faust.App(
         settings.app_id,
         broker=settings.faust_broker_url,
@@ -58,7 +65,12 @@ def create_app(settings: OpsrulesSettings, rulebook: CompiledRulebook | None = N
         web_bind="127.0.0.1",
     )
     if rulebook is not None:
-        _add_decision_agent(app, settings, rulebook)
+        _add_decision_agent(app, settings, rulebook, metrics)
+
+    async def metrics_page(view: Any, request: Any) -> Any:
+        return view.text(metrics.render(), content_type="text/plain")
+
+    app.page("/metrics")(metrics_page)
     return app
 
 
@@ -78,7 +90,7 @@ class _TableStore:
 
 
 def _add_decision_agent(
-    app: faust.App, settings: OpsrulesSettings, rulebook: CompiledRulebook
+    app: faust.App, settings: OpsrulesSettings, rulebook: CompiledRulebook, metrics: Metrics
 ) -> None:
     signals = app.topic(settings.topic(settings.topic_signals), partitions=settings.partitions)
     actions = {
@@ -128,9 +140,13 @@ def _add_decision_agent(
                 await (await deadletter.send(key=message.key, value=encode(letter)))
                 continue
             outcome = decide(signal, rulebook, store)
+            for rule_id in signal.rules:
+                metrics.inc("opsrules_rule_evaluations_total", rule_id=rule_id)
             for action in outcome.actions:
                 await send_action(action)
+                metrics.inc("opsrules_actions_total", type=action.type, status=action.status)
             for suppressed in outcome.suppressed:
+                metrics.inc("opsrules_suppressed_actions_total", reason=suppressed.reason)
                 log.info("suppressed %s", suppressed)
             yield None
 

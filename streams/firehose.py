@@ -19,8 +19,7 @@ import asyncio
 import json
 import logging
 import time
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
@@ -31,6 +30,7 @@ from processors.engine.compiler import CompiledRulebook
 from processors.routing import Routed, Router
 from streams.codec import Headers, Rejected, dead_letter, encode
 from streams.ingest import SOURCES, Limits, as_mapping, decode_input
+from streams.metrics import Metrics
 from streams.schemas import Signal
 from streams.settings import OpsrulesSettings
 
@@ -47,33 +47,15 @@ class Outgoing:
     headers: Headers | None = None
 
 
-@dataclass(slots=True)
-class FirehoseCounters:
-    """Records in = processed + dead-lettered + replayed, per input topic."""
-
-    records_in: Counter[str] = field(default_factory=Counter)
-    processed: Counter[str] = field(default_factory=Counter)
-    replayed: Counter[str] = field(default_factory=Counter)
-    dead_lettered: Counter[str] = field(default_factory=Counter)  # by reason
-    signals_out: int = 0
-
-    def summary(self) -> str:
-        return (
-            f"records_in={dict(self.records_in)} processed={dict(self.processed)} "
-            f"replayed={dict(self.replayed)} dead_lettered={dict(self.dead_lettered)} "
-            f"signals_out={self.signals_out}"
-        )
-
-
 class FirehoseBatch:
     """Turns fetched records into outgoing records; owns the routers of the partitions."""
 
     def __init__(
-        self, settings: OpsrulesSettings, rulebook: CompiledRulebook, counters: FirehoseCounters
+        self, settings: OpsrulesSettings, rulebook: CompiledRulebook, metrics: Metrics
     ) -> None:
         self.settings = settings
         self.rulebook = rulebook
-        self.counters = counters
+        self.metrics = metrics
         self.sources = {
             settings.topic(getattr(settings, f"topic_{r}")): s for r, s in SOURCES.items()
         }
@@ -99,13 +81,13 @@ class FirehoseBatch:
     def process(self, batches: dict[TopicPartition, list[Any]], now_ms: int) -> list[Outgoing]:
         out: list[Outgoing] = []
         signals: list[Signal] = []
-        counters = self.counters
+        metrics = self.metrics
         for tp, records in batches.items():
             router = self.router(tp)
             source = router.source
             topic = tp.topic
+            processed = replayed = 0
             for record in records:
-                counters.records_in[topic] += 1
                 decoded = decode_input(source, record.value, self.limits, now_ms)
                 if isinstance(decoded, Rejected):
                     out.append(self._dead_letter(decoded, record, now_ms))
@@ -122,8 +104,9 @@ class FirehoseBatch:
                     for index, item in enumerate(decoded)
                 }
                 if Routed.PROCESSED in outcomes:
-                    counters.processed[topic] += 1
+                    processed += 1
                 elif Routed.LATE in outcomes:
+                    metrics.inc("opsrules_late_records_total", topic=topic)
                     late = Rejected(
                         "late",
                         "every window of this record was already emitted (event time "
@@ -131,15 +114,19 @@ class FirehoseBatch:
                     )
                     out.append(self._dead_letter(late, record, now_ms))
                 else:
-                    counters.replayed[topic] += 1
+                    replayed += 1
+            metrics.inc("opsrules_records_total", len(records), topic=topic)
+            metrics.inc("opsrules_records_processed_total", processed, topic=topic)
+            metrics.inc("opsrules_records_replayed_total", replayed, topic=topic)
         for router in self.routers.values():
             signals.extend(router.close(now_ms))
-        counters.signals_out += len(signals)
+        for signal in signals:
+            metrics.inc("opsrules_signals_total", kind=signal.kind)
         out.extend(Outgoing(self.signals_topic, s.key.encode(), encode(s)) for s in signals)
         return out
 
     def _dead_letter(self, rejected: Rejected, record: Any, now_ms: int) -> Outgoing:
-        self.counters.dead_lettered[rejected.reason] += 1
+        self.metrics.inc("opsrules_deadletters_total", topic=record.topic, reason=rejected.reason)
         letter = dead_letter(
             rejected,
             topic=record.topic,
@@ -196,11 +183,15 @@ class FirehoseService(Service):
     """The batch loop, hosted by the faust worker."""
 
     def __init__(
-        self, settings: OpsrulesSettings, rulebook: CompiledRulebook, **kwargs: Any
+        self,
+        settings: OpsrulesSettings,
+        rulebook: CompiledRulebook,
+        metrics: Metrics,
+        **kwargs: Any,
     ) -> None:
         self.settings = settings
-        self.counters = FirehoseCounters()
-        self.batch = FirehoseBatch(settings, rulebook, self.counters)
+        self.metrics = metrics
+        self.batch = FirehoseBatch(settings, rulebook, metrics)
         self.group_id = settings.group_id(FIREHOSE_GROUP)
         self._stopping = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
@@ -245,7 +236,11 @@ class FirehoseService(Service):
             await self._consumer.stop()
         if self._producer is not None:
             await self._producer.stop()
-        log.info("firehose stopped: %s", self.counters.summary())
+        log.info("firehose stopped: %s", self.metrics.summary())
+
+    @Service.timer(60.0)
+    async def _log_counters(self) -> None:
+        log.info("counters: %s", self.metrics.summary())
 
     async def restore(self, assigned: list[TopicPartition]) -> None:
         if not assigned:

@@ -21,6 +21,7 @@ from processors.engine.loader import load_rules
 from streams.app import create_app
 from streams.errors import RulesError
 from streams.firehose import FirehoseService
+from streams.metrics import Metrics
 from streams.settings import OpsrulesSettings
 from streams.topics import ensure_topics
 
@@ -64,10 +65,11 @@ def run_worker(
     created = loop.run_until_complete(ensure_topics(settings))
     if created:
         log.info("created topics: %s", ", ".join(created))
-    app = create_app(settings, rulebook if decisions else None)
+    metrics = Metrics()
+    app = create_app(settings, rulebook if decisions else None, metrics)
     services: list[Service] = []
     if firehose:
-        services.append(FirehoseService(settings, rulebook, loop=loop))
+        services.append(FirehoseService(settings, rulebook, metrics, loop=loop))
     if timeout_s is not None:
         services.append(StopAfter(timeout_s, loop=loop))
     worker = faust.Worker(

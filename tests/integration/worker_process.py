@@ -9,19 +9,11 @@ from pathlib import Path
 
 from streams.settings import OpsrulesSettings
 
-_FORWARDED = (
-    "bootstrap_servers",
-    "topic_prefix",
-    "app_id",
-    "state_dir",
-    "firehose_poll_timeout_ms",
-    "partitions",
-)
-
 
 def settings_env(settings: OpsrulesSettings) -> dict[str, str]:
-    env = dict(os.environ)
-    for name in _FORWARDED:
+    """The environment that gives a child process exactly these settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPSRULES_")}
+    for name in type(settings).model_fields:
         value = getattr(settings, name)
         if value is not None:
             env[f"OPSRULES_{name.upper()}"] = str(value)

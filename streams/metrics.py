@@ -1,0 +1,72 @@
+"""Counters of what the worker did, in Prometheus's text format.
+
+Names follow Prometheus conventions (``opsrules_records_total{topic=...}``). The worker
+serves them at ``/metrics`` on ``OPSRULES_WEB_PORT`` (faust's web server) and logs a
+one-line summary every minute and at stop. The invariant operators can check:
+``records_total = records_processed_total + deadletters_total + records_replayed_total``
+per input topic.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+HELP = {
+    "opsrules_records_total": "Input records read, by topic.",
+    "opsrules_records_processed_total": "Input records processed (windowed, matched or "
+    "wanted by no rule), by topic.",
+    "opsrules_records_replayed_total": "Records read again after a restart whose windows "
+    "had already been emitted, by topic.",
+    "opsrules_deadletters_total": "Records written to the dead-letter topic, by source "
+    "topic and reason.",
+    "opsrules_late_records_total": "Records later than their windows (also dead-lettered).",
+    "opsrules_signals_total": "Signals emitted, by kind.",
+    "opsrules_rule_evaluations_total": "Rule evaluations in the decision tier, by rule.",
+    "opsrules_actions_total": "Actions emitted, by type and status.",
+    "opsrules_suppressed_actions_total": "Would-be actions not emitted, by reason.",
+}
+
+Labels = tuple[tuple[str, str], ...]
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.counters: Counter[tuple[str, Labels]] = Counter()
+
+    def inc(self, name: str, amount: int = 1, **labels: str) -> None:
+        if amount:
+            self.counters[(name, tuple(sorted(labels.items())))] += amount
+
+    def value(self, name: str, **labels: str) -> int:
+        return self.counters[(name, tuple(sorted(labels.items())))]
+
+    def total(self, name: str) -> int:
+        return sum(v for (n, _), v in self.counters.items() if n == name)
+
+    def render(self) -> str:
+        lines: list[str] = []
+        for name in sorted({n for n, _ in self.counters} | set(HELP)):
+            lines.append(f"# HELP {name} {HELP.get(name, name)}")
+            lines.append(f"# TYPE {name} counter")
+            for (n, labels), value in sorted(self.counters.items()):
+                if n == name:
+                    text = ",".join(f'{k}="{_escape(v)}"' for k, v in labels)
+                    lines.append(f"{name}{{{text}}} {value}" if text else f"{name} {value}")
+        return "\n".join(lines) + "\n"
+
+    def summary(self) -> str:
+        """One log line: totals per counter, by label for the input-side counters."""
+        parts = []
+        for name in sorted({n for n, _ in self.counters}):
+            short = name.removeprefix("opsrules_").removesuffix("_total")
+            by = {
+                ",".join(v for _, v in labels) or "all": value
+                for (n, labels), value in sorted(self.counters.items())
+                if n == name
+            }
+            parts.append(f"{short}={by}")
+        return " ".join(parts) or "nothing yet"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
