@@ -1,0 +1,103 @@
+"""kill -9 the worker mid-scenario, restart it: the actions (by id) are exactly those of
+an uninterrupted run — nothing missing, nothing extra; duplicates by id are counted."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from streams.scenarios import DURATION_MS, generate
+from streams.topics import ensure_topics
+from tests.conftest import isolated_settings
+from tests.integration.pipeline import (
+    M,
+    aligned_start_ms,
+    collect_outputs,
+    encode,
+    send,
+    surely_closed,
+    wait_for_signals,
+)
+from tests.integration.worker_process import start_worker
+from tests.kafka_io import run
+from tests.streams.test_offline_scenarios import offline_at
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.parametrize("crash_minute", [4, 9])
+def test_kill_9_and_restart_gives_the_same_actions(
+    kafka_bootstrap: str, tmp_path: Path, crash_minute: int
+) -> None:
+    """Crash once everything up to minute 4 (the CPU alert pending, windows open) or
+    minute 9 (firing, scale sent, not yet resolved) was processed."""
+    settings = isolated_settings(kafka_bootstrap)
+    start_ms = aligned_start_ms(DURATION_MS)
+    emits = generate("cpu-saturation", start_ms=start_ms)
+    expected = offline_at("cpu-saturation", start_ms)
+    split = start_ms + crash_minute * M
+    before = [(e.role, e.key, encode(e.value)) for e in emits if e.at_ms < split]
+    after = [(e.role, e.key, encode(e.value)) for e in emits if e.at_ms >= split]
+    run(ensure_topics(settings))
+    run(send(settings, before))
+
+    first = start_worker(settings, log=tmp_path / "first.log")
+    try:
+        # Until the first part is processed as far as the watermark allows.
+        before_signals = [s for s in expected.signals if s.ts_ms <= split - M]
+        run(wait_for_signals(settings, surely_closed(before_signals, split)))
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+    assert first.returncode == -signal.SIGKILL
+
+    run(send(settings, after))
+    second = start_worker(settings, log=tmp_path / "second.log")
+    try:
+        run(wait_for_signals(settings, surely_closed(expected.signals, emits[-1].at_ms)))
+        out = run(collect_outputs(settings))
+    finally:
+        second.send_signal(signal.SIGTERM)
+        code = second.wait(timeout=60)
+    assert code == 0, (tmp_path / "second.log").read_text()[-3000:]
+
+    ids = Counter(a.json()["id"] for a in out.actions)
+    assert set(ids) == {a.id for a in expected.actions}  # none missing, none extra
+    duplicates = sum(n - 1 for n in ids.values())
+    print(f"crash at minute {crash_minute}: {len(ids)} action ids, {duplicates} duplicates")
+    assert out.deadletters == []
+
+
+@pytest.mark.parametrize("delay_s", [0.5, 1.5, 3.0])
+def test_kill_9_at_an_arbitrary_moment(
+    kafka_bootstrap: str, tmp_path: Path, delay_s: float
+) -> None:
+    """All records queued; the worker is killed wherever it is after ``delay_s``."""
+    settings = isolated_settings(kafka_bootstrap)
+    start_ms = aligned_start_ms(DURATION_MS)
+    emits = generate("service-down", start_ms=start_ms)
+    expected = offline_at("service-down", start_ms)
+    run(ensure_topics(settings))
+    run(send(settings, [(e.role, e.key, encode(e.value)) for e in emits]))
+
+    first = start_worker(settings, log=tmp_path / "first.log")
+    time.sleep(delay_s + 2.5)  # ~2.5 s to start and join; then delay_s of processing
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=30)
+
+    second = start_worker(settings, log=tmp_path / "second.log")
+    try:
+        run(wait_for_signals(settings, surely_closed(expected.signals, emits[-1].at_ms)))
+        out = run(collect_outputs(settings))
+    finally:
+        second.send_signal(signal.SIGTERM)
+        code = second.wait(timeout=60)
+    assert code == 0, (tmp_path / "second.log").read_text()[-3000:]
+    ids = Counter(a.json()["id"] for a in out.actions)
+    assert set(ids) == {a.id for a in expected.actions}
+    duplicates = sum(n - 1 for n in ids.values())
+    print(f"kill after {delay_s}s: {len(ids)} action ids, {duplicates} duplicates")
