@@ -57,6 +57,21 @@ def _cmd_worker(args: argparse.Namespace, settings: OpsrulesSettings) -> int:
     )
 
 
+def _cmd_check(args: argparse.Namespace, settings: OpsrulesSettings) -> int:
+    from processors.engine.loader import load_rules, rule_files
+
+    paths = args.paths or [settings.rules_dir]
+    files = rule_files(paths)
+    result = load_rules(paths)
+    for error in result.errors:
+        print(error)
+    if result.errors:
+        print(f"{len(result.errors)} error(s) in {len(files)} file(s)", file=sys.stderr)
+        return 1
+    print(f"{len(result.rules)} rules OK in {len(files)} file(s)", file=sys.stderr)
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace, settings: OpsrulesSettings) -> int:
     from streams.demo import run_demo
 
@@ -101,6 +116,16 @@ def build_parser() -> argparse.ArgumentParser:
     topics_sub = topics.add_subparsers(dest="topics_command", required=True, metavar="ACTION")
     topics_sub.add_parser("create", help="create every opsrules topic that is missing")
     topics.set_defaults(handler=_cmd_topics)
+
+    check = sub.add_parser(
+        "check",
+        help="validate rule files, reporting every error as path:line:col",
+        description="Loads every rule file under PATH (default: OPSRULES_RULES_DIR, "
+        "'rules') and prints every error, one per line: path:line:col: rule <id>: message. "
+        "Exit status 1 on any error.",
+    )
+    check.add_argument("paths", nargs="*", metavar="PATH", help="rule files or directories")
+    check.set_defaults(handler=_cmd_check)
 
     worker = sub.add_parser(
         "worker",

@@ -101,7 +101,9 @@ def load_rules(paths: Sequence[Path | str]) -> LoadResult:
     result = LoadResult()
     seen: dict[str, RuleError] = {}
     for path in rule_files(paths):
+        first = len(result.errors)
         _load_file(path, result, seen)
+        result.errors[first:] = sorted(result.errors[first:], key=lambda e: (e.line, e.col))
     return result
 
 
@@ -249,8 +251,8 @@ def _validation_error(path: str, data: Any, error: Any) -> RuleError:
     elif kind == "missing":
         message = f"missing required field '{key}'"
     else:
-        where = ".".join(str(p) for p in loc[2:] if not isinstance(p, int)) or key
-        message = f"{where}: {_clean(error['msg'])}"
+        where = ".".join(str(p) for p in loc[2:] if not isinstance(p, int))
+        message = f"{where}: {_clean(error['msg'])}" if where else _clean(error["msg"])
     return RuleError(path, line, col, rule_id, message)
 
 

@@ -35,3 +35,28 @@ def test_unreachable_broker_says_what_to_do(capsys: pytest.CaptureFixture[str]) 
     err = capsys.readouterr().err
     assert "no Kafka broker answered at 127.0.0.1:1" in err
     assert "opsrules kafka up" in err
+
+
+def test_check_reports_every_error_and_exits_1(
+    tmp_path: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pathlib import Path
+
+    folder = Path(str(tmp_path))
+    (folder / "bad.yaml").write_text(
+        "rules:\n  - id: x\n    source: metric\n    match: nme == 1\n    severity: loud\n"
+    )
+    assert main(["check", str(folder)]) == 1
+    out = capsys.readouterr()
+    lines = out.out.splitlines()
+    assert lines == [
+        f"{folder}/bad.yaml:4:12: rule x: match: unknown field 'nme' (did you mean 'name'?)",
+        f"{folder}/bad.yaml:5:5: rule x: severity: Input should be 'info', 'warning', "
+        "'error' or 'critical'",
+    ]
+    assert "2 error(s) in 1 file(s)" in out.err
+
+
+def test_check_passes_on_the_shipped_rules(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "rules"]) == 0
+    assert "rules OK" in capsys.readouterr().err

@@ -149,3 +149,11 @@ def test_every_error_of_every_file_is_reported(tmp_path: Path) -> None:
     assert errors[0].startswith(f"{tmp_path}/a.yaml:7:5: rule host_cpu_saturated: for:")
     assert errors[1].startswith(f"{tmp_path}/a.yaml:8:5: rule host_cpu_saturated: group_by:")
     assert errors[2].startswith(f"{tmp_path}/b.yaml:4:19: rule y: match:")
+
+
+def test_for_without_window_is_an_error_on_the_rule(tmp_path: Path) -> None:
+    text = "rules:\n  - id: x\n    source: log\n    match: severity_number >= 21\n    for: 5m\n"
+    assert load_text(tmp_path, text) == [
+        "r.yaml:2:5: rule x: 'for' needs a window: a rule on single records fires on the "
+        "matching record"
+    ]
