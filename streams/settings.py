@@ -86,6 +86,11 @@ class OpsrulesSettings(BaseSettings):
         "event clock with processing time, so its windows close.",
     )
     rules_dir: Path = Field(Path("rules"), description="Where the rule files are.")
+    matcher: Literal["durable_rules", "compiled"] = Field(
+        "durable_rules",
+        description="What decides windowed rules' conditions: durable_rules, or our own "
+        "compiled expressions (same results, faster).",
+    )
     state_dir: Path | None = Field(
         None, description="faust's data dir; defaults to $XDG_STATE_HOME/opsrules/<app_id>."
     )

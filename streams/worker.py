@@ -47,7 +47,7 @@ def load_rulebook(settings: OpsrulesSettings) -> CompiledRulebook:
     if not loaded.ok:
         raise RulesError([str(error) for error in loaded.errors])
     log.info("loaded %d rules from %s", len(loaded.rules), settings.rules_dir)
-    return compile_rulebook(loaded.rules)
+    return compile_rulebook(loaded.rules, matcher=settings.matcher)
 
 
 def run_worker(

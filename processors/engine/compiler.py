@@ -10,13 +10,14 @@ timing and actions. Nothing here needs code when a rule is added.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from processors.engine.alert_state import Timing
 from processors.engine.expressions import compile_expr, parse, render
 from processors.engine.loader import LoadedRule
+from processors.engine.matcher import CompiledMatcher, ConditionMatcher, DurableRulesMatcher
 from processors.engine.model import Rule
 from processors.ids import stable_id
 from processors.windowing import WindowSpec
@@ -80,6 +81,7 @@ class CompiledRulebook:
     rules: Mapping[str, CompiledRule]
     feeds: Mapping[str, WindowFeed]  # by spec id
     sources: Mapping[str, SourcePlan]
+    matcher: ConditionMatcher  # decides windowed rules' conditions
 
     def plan(self, source: str) -> SourcePlan:
         return self.sources.get(source, _EMPTY_PLAN)
@@ -101,7 +103,33 @@ def _getter(text: str) -> Getter:
     return compile_expr(parse(text))
 
 
-def compile_rulebook(loaded: Sequence[LoadedRule]) -> CompiledRulebook:
+MatcherKind = Literal["durable_rules", "compiled"]
+_MATCHERS: dict[tuple[str, tuple[tuple[str, str], ...]], ConditionMatcher] = {}
+
+
+def condition_matcher(rules: Iterable[Rule], kind: MatcherKind) -> ConditionMatcher:
+    """The matcher for the windowed rules' conditions; one per distinct set of conditions
+    in the process (durable_rules rulesets are process-global and never freed, so an
+    unchanged rulebook reuses its ruleset)."""
+    conditions = tuple(sorted((r.id, r.condition) for r in rules if r.window is not None))
+    key = (kind, conditions)
+    matcher = _MATCHERS.get(key)
+    if matcher is None:
+        trees = {rule_id: parse(text) for rule_id, text in conditions}
+        if kind == "compiled":
+            matcher = CompiledMatcher(trees)
+        else:
+            matcher = DurableRulesMatcher(trees, name=f"opsrules_{len(_MATCHERS)}")
+        _MATCHERS[key] = matcher
+    return matcher
+
+
+def compile_rulebook(
+    loaded: Sequence[LoadedRule], *, matcher: MatcherKind = "durable_rules"
+) -> CompiledRulebook:
+    """``matcher``: durable_rules decides windowed conditions (the engine DESIGN.md
+    names); ``compiled`` uses our closures alone (same results, ~25x less time per
+    evaluation; see tests/processors/engine/test_matcher.py)."""
     rules: dict[str, CompiledRule] = {}
     feed_parts: dict[str, dict[str, Any]] = {}
     record_rules: dict[str, list[CompiledRule]] = {}
@@ -181,4 +209,7 @@ def compile_rulebook(loaded: Sequence[LoadedRule]) -> CompiledRulebook:
             feeds=tuple(f for f in feeds.values() if f.source == source),
             record_rules=tuple(record_rules.get(source, ())),
         )
-    return CompiledRulebook(rules=rules, feeds=feeds, sources=sources)
+    enabled = [item.rule for item in loaded if item.rule.enabled]
+    return CompiledRulebook(
+        rules=rules, feeds=feeds, sources=sources, matcher=condition_matcher(enabled, matcher)
+    )

@@ -76,7 +76,7 @@ def decide(signal: Signal, rulebook: CompiledRulebook, store: StateStore) -> Out
             continue  # a signal of a rule that has since been removed
         if rule.spec_id is not None:
             context = condition_context(rule, signal)
-            holds = bool(rule.condition(context))
+            holds = rule_id in rulebook.matcher.matching((rule_id,), context)
             since_ms = (
                 signal.window_start_ms if signal.window_start_ms is not None else signal.ts_ms
             )

@@ -111,7 +111,7 @@ def test_a_real_reading_validates() -> None:
     prime_cpu()
     batch, heartbeat = snapshot(read_psutil(), host="here", service="collect", ts_ms=TS_MS)
     samples = MetricBatch.model_validate(batch).expand()
-    names = {s.name for s in samples}
+    names = {s["name"] for s in samples}
     assert {
         "system.cpu.utilization",
         "system.memory.utilization",
@@ -120,10 +120,10 @@ def test_a_real_reading_validates() -> None:
         "system.cpu.load_average.5m",
         "system.cpu.load_average.15m",
     } <= names
-    assert any(s.labels.get("mountpoint") for s in samples)  # at least one local disk
+    assert any(s["labels"].get("mountpoint") for s in samples)  # at least one local disk
     for sample in samples:
-        if sample.name.endswith(".utilization"):
-            assert 0.0 <= sample.value <= 1.0
+        if sample["name"].endswith(".utilization"):
+            assert 0.0 <= sample["value"] <= 1.0
     HealthCheck.model_validate(heartbeat)
 
 

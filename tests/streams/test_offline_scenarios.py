@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from processors.engine.compiler import MatcherKind
 from streams.offline import OfflineRun, run_offline
 from streams.scenarios import generate
 from tests.processors.engine.rulebook_factory import shipped_rulebook
@@ -41,18 +42,19 @@ EXPECTED = {
 }
 
 
-def offline_at(scenario: str, start_ms: int) -> OfflineRun:
+def offline_at(scenario: str, start_ms: int, matcher: MatcherKind = "durable_rules") -> OfflineRun:
     emits = generate(scenario, start_ms=start_ms)
-    return run_offline(shipped_rulebook(), [(e.role, e.value) for e in emits])
+    return run_offline(shipped_rulebook(matcher), [(e.role, e.value) for e in emits])
 
 
 def offline(scenario: str) -> OfflineRun:
     return offline_at(scenario, START_MS)
 
 
+@pytest.mark.parametrize("matcher", ["durable_rules", "compiled"])
 @pytest.mark.parametrize("scenario", sorted(EXPECTED))
-def test_scenario_gives_exactly_the_expected_actions(scenario: str) -> None:
-    run = offline(scenario)
+def test_scenario_gives_exactly_the_expected_actions(scenario: str, matcher: MatcherKind) -> None:
+    run = offline_at(scenario, START_MS, matcher)
     got = [(a.rule_id, a.group, a.type, a.status, (_ms(a.ts) - START_MS) // M) for a in run.actions]
     assert got == EXPECTED[scenario]
     assert run.rejected == [] and run.late == 0

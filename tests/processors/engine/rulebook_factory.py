@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from processors.engine.compiler import CompiledRulebook, compile_rulebook
+from processors.engine.compiler import CompiledRulebook, MatcherKind, compile_rulebook
 from processors.engine.loader import load_rules
 
 REPO_RULES = Path(__file__).resolve().parents[3] / "rules"
@@ -18,7 +18,7 @@ def rulebook_from_yaml(tmp_path: Path, text: str) -> CompiledRulebook:
     return compile_rulebook(loaded.rules)
 
 
-def shipped_rulebook() -> CompiledRulebook:
+def shipped_rulebook(matcher: MatcherKind = "durable_rules") -> CompiledRulebook:
     loaded = load_rules([REPO_RULES])
     assert loaded.ok, [str(e) for e in loaded.errors]
-    return compile_rulebook(loaded.rules)
+    return compile_rulebook(loaded.rules, matcher=matcher)
