@@ -128,15 +128,7 @@ def _add_decision_agent(
             message = event.message
             signal = decode(event.value, Signal, settings.max_record_bytes)
             if isinstance(signal, Rejected):
-                letter = dead_letter(
-                    signal,
-                    topic=message.topic,
-                    partition=message.partition,
-                    offset=message.offset,
-                    key=message.key,
-                    raw=event.value,
-                    now_ms=int(time.time() * 1000),
-                )
+                letter = dead_letter(signal, message, event.value, int(time.time() * 1000))
                 await (await deadletter.send(key=message.key, value=encode(letter)))
                 continue
             outcome = decide(signal, rulebook, store)

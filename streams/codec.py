@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import orjson
 from pydantic import BaseModel, ValidationError
@@ -92,16 +92,24 @@ def encode(record: BaseModel) -> bytes:
     return orjson.dumps(record.model_dump(mode="json"))
 
 
+class SourceRecord(Protocol):
+    """Where a record came from: an aiokafka ``ConsumerRecord`` or a faust message."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+
+
 def dead_letter(
-    rejected: Rejected,
-    *,
-    topic: str,
-    partition: int,
-    offset: int,
-    key: bytes | None,
-    raw: bytes | None,
-    now_ms: int,
+    rejected: Rejected, source: SourceRecord, raw: bytes | None, now_ms: int
 ) -> DeadLetter:
+    """The dead letter of ``raw``, read from ``source``: the original bytes as text when
+    they are UTF-8, else base64."""
     text: str | None = None
     b64: str | None = None
     if raw is not None:
@@ -109,12 +117,13 @@ def dead_letter(
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
             b64 = base64.b64encode(raw).decode("ascii")
+    key = source.key
     return DeadLetter(
         reason=rejected.reason,
         message=rejected.message,
-        topic=topic,
-        partition=partition,
-        offset=offset,
+        topic=source.topic,
+        partition=source.partition,
+        offset=source.offset,
         key=key.decode("utf-8", "replace") if key is not None else None,
         raw=text,
         raw_base64=b64,

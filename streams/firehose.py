@@ -127,15 +127,7 @@ class FirehoseBatch:
 
     def _dead_letter(self, rejected: Rejected, record: Any, now_ms: int) -> Outgoing:
         self.metrics.inc("opsrules_deadletters_total", topic=record.topic, reason=rejected.reason)
-        letter = dead_letter(
-            rejected,
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            key=record.key,
-            raw=record.value,
-            now_ms=now_ms,
-        )
+        letter = dead_letter(rejected, record, record.value, now_ms)
         return Outgoing(self.deadletter_topic, record.key, encode(letter))
 
     def commits(self) -> dict[TopicPartition, tuple[int, str]]:

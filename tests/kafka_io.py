@@ -42,6 +42,19 @@ async def produce(
         await producer.stop()
 
 
+async def reader(settings: OpsrulesSettings, topic: str) -> AIOKafkaConsumer:
+    """A started consumer of ``topic`` from its beginning, in no group."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        **settings.aiokafka_kwargs(),
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
+    await consumer.start()
+    return consumer
+
+
 async def consume(
     settings: OpsrulesSettings,
     topic: str,
@@ -52,14 +65,7 @@ async def consume(
 ) -> list[Received]:
     """Read ``topic`` from the start until ``expect`` records arrived (or timeout), then
     keep reading ``settle_s`` longer so that extra, unexpected records are seen too."""
-    consumer = AIOKafkaConsumer(
-        topic,
-        **settings.aiokafka_kwargs(),
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        group_id=None,
-    )
-    await consumer.start()
+    consumer = await reader(settings, topic)
     out: list[Received] = []
     try:
         deadline = time.monotonic() + timeout_s

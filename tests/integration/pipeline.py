@@ -4,16 +4,18 @@ every topic, collect what came out."""
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import orjson
-from aiokafka import AIOKafkaConsumer
 
 from streams.schemas import Signal
 from streams.settings import OpsrulesSettings
 from streams.topics import ACTION_TYPES, action_topic
-from tests.kafka_io import Received, committed_offsets, consume, end_offsets, produce
+from tests.integration.worker_process import start_worker
+from tests.kafka_io import Received, committed_offsets, consume, end_offsets, produce, reader
 
 M = 60_000
 
@@ -45,14 +47,7 @@ async def wait_for_signals(
     """Until every signal id in ``ids`` is on the signals topic, and the decision tier has
     consumed every signal there."""
     topic = settings.topic(settings.topic_signals)
-    consumer = AIOKafkaConsumer(
-        topic,
-        **settings.aiokafka_kwargs(),
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        group_id=None,
-    )
-    await consumer.start()
+    consumer = await reader(settings, topic)
     missing = set(ids)
     deadline = time.monotonic() + timeout_s
     try:
@@ -75,6 +70,24 @@ def surely_closed(signals: list[Signal], last_ts_ms: int) -> set[str]:
     """Ids of window signals that every partition's watermark must have closed: windows
     ending at least a minute (more than any grace) before the last record."""
     return {s.id for s in signals if s.kind == "window" and s.ts_ms <= last_ts_ms - M}
+
+
+def worker_until_done(
+    settings: OpsrulesSettings, expected: list[Signal], last_ts_ms: int, log: Path
+) -> Outputs:
+    """Run a worker until the windows every partition must close (from the offline run's
+    ``expected`` signals) reached the decision tier; stop it with SIGTERM (exit 0);
+    return every action and dead letter on the topics."""
+    worker = start_worker(settings, log=log)
+    try:
+        asyncio.run(wait_for_signals(settings, surely_closed(expected, last_ts_ms)))
+        out = asyncio.run(collect_outputs(settings))
+    finally:
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+        code = worker.wait(timeout=60)
+    assert code == 0, log.read_text()[-3000:]
+    return out
 
 
 @dataclass(frozen=True)

@@ -10,17 +10,19 @@ from pathlib import Path
 
 import pytest
 
+from streams.offline import OfflineRun
 from streams.scenarios import DURATION_MS, generate
 from streams.topics import ensure_topics
 from tests.conftest import isolated_settings
 from tests.integration.pipeline import (
     M,
+    Outputs,
     aligned_start_ms,
-    collect_outputs,
     encode,
     send,
     surely_closed,
     wait_for_signals,
+    worker_until_done,
 )
 from tests.integration.worker_process import start_worker
 from tests.kafka_io import run
@@ -56,20 +58,17 @@ def test_kill_9_and_restart_gives_the_same_actions(
     assert first.returncode == -signal.SIGKILL
 
     run(send(settings, after))
-    second = start_worker(settings, log=tmp_path / "second.log")
-    try:
-        run(wait_for_signals(settings, surely_closed(expected.signals, emits[-1].at_ms)))
-        out = run(collect_outputs(settings))
-    finally:
-        second.send_signal(signal.SIGTERM)
-        code = second.wait(timeout=60)
-    assert code == 0, (tmp_path / "second.log").read_text()[-3000:]
+    out = worker_until_done(settings, expected.signals, emits[-1].at_ms, tmp_path / "second.log")
+    assert out.deadletters == []
+    duplicates = _same_ids(out, expected)
+    print(f"crash at minute {crash_minute}: {duplicates} duplicates by id")
 
+
+def _same_ids(out: Outputs, expected: OfflineRun) -> int:
+    """Assert the action ids equal the uninterrupted run's; return how many duplicates."""
     ids = Counter(a.json()["id"] for a in out.actions)
     assert set(ids) == {a.id for a in expected.actions}  # none missing, none extra
-    duplicates = sum(n - 1 for n in ids.values())
-    print(f"crash at minute {crash_minute}: {len(ids)} action ids, {duplicates} duplicates")
-    assert out.deadletters == []
+    return sum(n - 1 for n in ids.values())
 
 
 @pytest.mark.parametrize("delay_s", [0.5, 1.5, 3.0])
@@ -89,15 +88,6 @@ def test_kill_9_at_an_arbitrary_moment(
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=30)
 
-    second = start_worker(settings, log=tmp_path / "second.log")
-    try:
-        run(wait_for_signals(settings, surely_closed(expected.signals, emits[-1].at_ms)))
-        out = run(collect_outputs(settings))
-    finally:
-        second.send_signal(signal.SIGTERM)
-        code = second.wait(timeout=60)
-    assert code == 0, (tmp_path / "second.log").read_text()[-3000:]
-    ids = Counter(a.json()["id"] for a in out.actions)
-    assert set(ids) == {a.id for a in expected.actions}
-    duplicates = sum(n - 1 for n in ids.values())
-    print(f"kill after {delay_s}s: {len(ids)} action ids, {duplicates} duplicates")
+    out = worker_until_done(settings, expected.signals, emits[-1].at_ms, tmp_path / "second.log")
+    duplicates = _same_ids(out, expected)
+    print(f"kill after {delay_s}s: {duplicates} duplicates by id")

@@ -12,26 +12,12 @@ import pytest
 from streams.scenarios import DURATION_MS, generate
 from streams.topics import ensure_topics
 from tests.conftest import isolated_settings
-from tests.integration.pipeline import (
-    aligned_start_ms,
-    collect_outputs,
-    encode,
-    send,
-    surely_closed,
-    wait_for_signals,
-)
+from tests.integration.pipeline import aligned_start_ms, encode, send, worker_until_done
 from tests.integration.worker_process import start_worker
 from tests.kafka_io import run
 from tests.streams.test_offline_scenarios import EXPECTED, offline_at
 
 pytestmark = pytest.mark.integration
-
-
-def _stop(worker, log: Path) -> None:  # type: ignore[no-untyped-def]
-    if worker.poll() is None:
-        worker.send_signal(signal.SIGTERM)
-    code = worker.wait(timeout=60)
-    assert code == 0, log.read_text()[-5000:]
 
 
 @pytest.mark.parametrize("scenario", sorted(EXPECTED))
@@ -46,12 +32,7 @@ def test_scenario_on_kafka_gives_exactly_the_expected_actions(
 
     expected = offline_at(scenario, start_ms)
     log = tmp_path / "worker.log"
-    worker = start_worker(settings, log=log)
-    try:
-        run(wait_for_signals(settings, surely_closed(expected.signals, emits[-1].at_ms)))
-        out = run(collect_outputs(settings))
-    finally:
-        _stop(worker, log)
+    out = worker_until_done(settings, expected.signals, emits[-1].at_ms, log)
 
     got = sorted(
         (a.json()["rule_id"], a.json()["type"], a.json()["status"], a.json()["id"])

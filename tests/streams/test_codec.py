@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import base64
+from types import SimpleNamespace
 
 import orjson
 import pytest
@@ -52,12 +53,11 @@ def test_encode_is_single_line_json() -> None:
 
 def test_dead_letter_keeps_text_or_base64_of_the_original() -> None:
     rejected = Rejected("malformed_json", "not JSON")
-    text = dead_letter(rejected, topic="t", partition=1, offset=7, key=b"k", raw=b"{x", now_ms=0)
+    source = SimpleNamespace(topic="t", partition=1, offset=7, key=b"k")
+    text = dead_letter(rejected, source, b"{x", now_ms=0)
     assert (text.raw, text.raw_base64, text.key, text.offset) == ("{x", None, "k", 7)
-    binary = dead_letter(
-        rejected, topic="t", partition=1, offset=7, key=None, raw=b"\xff\xfe", now_ms=0
-    )
-    assert binary.raw is None
+    binary = dead_letter(rejected, SimpleNamespace(**{**vars(source), "key": None}), b"\xff\xfe", 0)
+    assert (binary.raw, binary.key) == (None, None)
     assert base64.b64decode(binary.raw_base64 or "") == b"\xff\xfe"
 
 
