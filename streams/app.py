@@ -131,7 +131,14 @@ def _add_decision_agent(
                 letter = dead_letter(signal, message, event.value, int(time.time() * 1000))
                 await (await deadletter.send(key=message.key, value=encode(letter)))
                 continue
-            outcome = decide(signal, rulebook, store)
+            try:
+                outcome = decide(signal, rulebook, store)
+            except Exception as exc:  # a bug must not crash the agent and skip signals
+                log.exception("deciding on signal %s failed; dead-lettered", signal.id)
+                failed = Rejected("processing_error", f"{type(exc).__name__}: {exc}")
+                letter = dead_letter(failed, message, event.value, int(time.time() * 1000))
+                await (await deadletter.send(key=message.key, value=encode(letter)))
+                continue
             for rule_id in signal.rules:
                 metrics.inc("opsrules_rule_evaluations_total", rule_id=rule_id)
             for action in outcome.actions:

@@ -92,17 +92,23 @@ class FirehoseBatch:
                 if isinstance(decoded, Rejected):
                     out.append(self._dead_letter(decoded, record, now_ms))
                     continue
-                outcomes = {
-                    router.route(
-                        item,
-                        ts_ms=item["ts_ms"],
-                        offset=record.offset,
-                        ref=f"{topic}/{tp.partition}/{record.offset}/{index}",
-                        now_ms=now_ms,
-                        out=signals,
-                    )
-                    for index, item in enumerate(decoded)
-                }
+                try:
+                    outcomes = {
+                        router.route(
+                            item,
+                            ts_ms=item["ts_ms"],
+                            offset=record.offset,
+                            ref=f"{topic}/{tp.partition}/{record.offset}/{index}",
+                            now_ms=now_ms,
+                            out=signals,
+                        )
+                        for index, item in enumerate(decoded)
+                    }
+                except Exception as exc:  # a bug in a core must not stop the firehose
+                    log.exception("routing %s/%d@%d failed", topic, tp.partition, record.offset)
+                    failed = Rejected("processing_error", f"{type(exc).__name__}: {exc}")
+                    out.append(self._dead_letter(failed, record, now_ms))
+                    continue
                 if Routed.PROCESSED in outcomes:
                     processed += 1
                 elif Routed.LATE in outcomes:

@@ -326,6 +326,7 @@ DeadLetterReason = Literal[
     "timestamp_out_of_range",
     "too_large",
     "late",
+    "processing_error",  # a bug: the record was valid but a core failed on it
 ]
 
 

@@ -138,6 +138,14 @@ class OpsrulesSettings(BaseSettings):
                 raise ValueError(f"{server!r} is not host:port")
         return ",".join(servers)
 
+    def as_env(self) -> dict[str, str]:
+        """``OPSRULES_*`` variables that give a child process exactly these settings."""
+        return {
+            f"{ENV_PREFIX}{name.upper()}": str(value)
+            for name in type(self).model_fields
+            if (value := getattr(self, name)) is not None
+        }
+
     def topic(self, name: str) -> str:
         """The full topic name for a base name such as ``ops.metrics``."""
         return f"{self.topic_prefix}{name}"

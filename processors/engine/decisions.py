@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from processors.engine.alert_state import INACTIVE, AlertState, Event, transition
+from processors.engine.alert_state import INACTIVE, AlertState, Event, Phase, transition
 from processors.engine.compiler import CompiledRule, CompiledRulebook
 from processors.engine.templates import render_template
 from processors.ids import fingerprint, stable_id
@@ -123,7 +123,13 @@ def _step(
                 outcome.actions.append(
                     _action(rule, signal, context, key, index, "resolved", episode)
                 )
-    if event is not Event.NONE or saved.get("alert") != state.to_json():
+    # An inactive alert that stays inactive is not written again: most evaluations are
+    # of that kind, and every write is a changelog record. Replays stay harmless: a
+    # replayed signal that was false is false again, and one that was true had caused a
+    # transition, which was written with its time.
+    was_inactive = saved.get("alert", {}).get("phase", Phase.INACTIVE.value) == Phase.INACTIVE
+    stays_inactive = was_inactive and state.phase is Phase.INACTIVE and event is Event.NONE
+    if not stays_inactive and saved.get("alert") != state.to_json():
         store.set(key, {"alert": state.to_json(), "cooldowns": cooldowns})
 
 

@@ -13,11 +13,7 @@ from streams.settings import OpsrulesSettings
 def settings_env(settings: OpsrulesSettings) -> dict[str, str]:
     """The environment that gives a child process exactly these settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPSRULES_")}
-    for name in type(settings).model_fields:
-        value = getattr(settings, name)
-        if value is not None:
-            env[f"OPSRULES_{name.upper()}"] = str(value)
-    return env
+    return {**env, **settings.as_env()}
 
 
 def start_worker(settings: OpsrulesSettings, *args: str, log: Path) -> subprocess.Popen[bytes]:
