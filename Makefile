@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint kafka-up kafka-down venv clean
+.PHONY: demo test lint kafka-up kafka-down venv clean bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,3 +36,10 @@ kafka-down: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+## bench: opsrules bench pipeline on a local Kafka; writes BENCHMARKS.md
+BENCH_ARGS ?=
+bench: $(STAMP)
+	$(BIN)/opsrules kafka up
+	$(BIN)/opsrules bench pipeline --json $(BENCH_ARGS) > .bench-result.json
+	$(BIN)/python -m bench.report .bench-result.json BENCHMARKS.md

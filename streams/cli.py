@@ -72,6 +72,18 @@ def _cmd_check(args: argparse.Namespace, settings: OpsrulesSettings) -> int:
     return 0
 
 
+def _cmd_bench(args: argparse.Namespace, settings: OpsrulesSettings) -> int:
+    import json
+
+    from bench.pipeline import render, run
+
+    args.bootstrap = args.bootstrap or settings.bootstrap_servers
+    args.argv = sys.argv[3:] if len(sys.argv) > 3 else []
+    result = run(args)
+    print(json.dumps(result) if args.json else render(result))
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace, settings: OpsrulesSettings) -> int:
     from streams.demo import run_demo
 
@@ -163,6 +175,27 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--json", action="store_true", help="print one action per line as JSON")
     demo.add_argument("--keep", action="store_true", help="leave the local Kafka running")
     demo.set_defaults(handler=_cmd_demo)
+
+    bench = sub.add_parser(
+        "bench",
+        help="benchmarks (from a checkout): opsrules against its limit and its peers",
+    )
+    bench_sub = bench.add_subparsers(dest="bench_command", required=True, metavar="KIND")
+    pipeline = bench_sub.add_parser(
+        "pipeline",
+        help="ceiling, faust, Quix Streams and opsrules on the same topic; latency; memory",
+        description="Pre-loads one metrics topic and runs, in turn: a plain aiokafka "
+        "getmany loop, a faust agent, a Quix Streams app (own venv, created on first use) "
+        "and the opsrules worker on it; then 50-sample batches, the latency mode and the "
+        "memory mode. Needs a running Kafka (opsrules kafka up).",
+    )
+    try:
+        from bench.pipeline import add_arguments
+    except ImportError:  # installed without the checkout's bench/
+        pass
+    else:
+        add_arguments(pipeline)
+    bench.set_defaults(handler=_cmd_bench)
 
     from streams.collect import add_collect_parser
     from streams.simulate import add_simulate_parser

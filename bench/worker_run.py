@@ -1,0 +1,117 @@
+"""The real ``opsrules worker`` as a subprocess, timed from outside through /metrics.
+
+Records/s are counted from the first record the worker processed to the moment every
+record was processed and every signal emitted so far had been evaluated by the rules
+(so the decision tier is inside the span); the group join is outside it. CPU seconds
+are the worker's user + system time over the same span; peak RSS is its VmHWM.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from streams.settings import OpsrulesSettings
+
+POLL_S = 0.05
+_SAMPLE = re.compile(r"^(opsrules_\w+)(?:\{([^}]*)\})? (\d+)$")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def read_metrics(port: int) -> dict[str, int] | None:
+    """Totals per counter name from the worker's /metrics; None while it is not up."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as reply:
+            text = reply.read().decode()
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return None
+    totals: dict[str, int] = {}
+    for line in text.splitlines():
+        match = _SAMPLE.match(line)
+        if match:
+            totals[match.group(1)] = totals.get(match.group(1), 0) + int(match.group(3))
+    return totals
+
+
+def _peak_rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def _cpu_s(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
+def time_worker(
+    settings: OpsrulesSettings, *, records: int, samples: int, timeout_s: float, log: Path
+) -> dict[str, Any]:
+    """Start a worker on ``settings`` (its input topic already holds ``records``), wait
+    until it has processed them all, stop it; the figures."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPSRULES_")}
+    env.update(settings.model_copy(update={"web_port": port}).as_env())
+    with log.open("wb") as out:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "warning"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    process = psutil.Process(worker.pid)
+    try:
+        deadline = time.monotonic() + timeout_s
+        first: tuple[float, float] | None = None
+        while True:
+            if worker.poll() is not None:
+                raise RuntimeError(f"the worker exited ({worker.returncode}); see {log}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the worker did not process {records} records in time")
+            totals = read_metrics(port) or {}
+            done = totals.get("opsrules_records_total", 0)
+            if done and first is None:
+                first = (time.perf_counter() - POLL_S / 2, _cpu_s(process))
+            evaluated = totals.get("opsrules_rule_evaluations_total", 0)
+            emitted = totals.get("opsrules_signals_total", 0)
+            if done >= records and evaluated >= emitted:
+                last = (time.perf_counter(), _cpu_s(process))
+                break
+            time.sleep(POLL_S)
+        assert first is not None
+        peak = _peak_rss_bytes(worker.pid)
+    finally:
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(timeout=60)
+    wall_s = last[0] - first[0]
+    cpu_s = last[1] - first[1]
+    return {
+        "records": records,
+        "samples": samples,
+        "wall_s": round(wall_s, 3),
+        "records_per_s": round(records / wall_s),
+        "samples_per_s": round(samples / wall_s),
+        "cpu_s_per_million_records": round(cpu_s / records * 1e6, 2),
+        "peak_rss_bytes": peak,
+        "signals": totals.get("opsrules_signals_total", 0),
+        "actions": totals.get("opsrules_actions_total", 0),
+        "deadletters": totals.get("opsrules_deadletters_total", 0),
+    }
