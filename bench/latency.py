@@ -1,7 +1,7 @@
 """Latency: produce → action, through the real worker, at a fixed offered rate.
 
 Starts ``opsrules worker`` as a child process (unique topic prefix, app id and state
-dir; ``OPSRULES_RULES_DIR=bench/rules``, whose two rules fire on everything this bench
+dir; ``OPSRULES_RULES_DIR=bench/rulebooks/latency``, whose two rules fire on everything this bench
 sends; a small ``OPSRULES_IDLE_TIMEOUT_S``), waits until a warm-up record made it
 through to an action (group joins and topic creation out of the way), then for
 ``--seconds`` offers ``--rate`` records/s, paced in small batches, a ``--log-share`` of
@@ -65,9 +65,9 @@ from streams.settings import OpsrulesSettings, load_settings
 from streams.topics import action_topic, ensure_topics, topic_partitions
 
 REPO = Path(__file__).resolve().parents[1]
-RULES_DIR = REPO / "bench" / "rules"
+RULES_DIR = REPO / "bench" / "rulebooks" / "latency"
 
-# Must agree with bench/rules/latency.yaml.
+# Must agree with bench/rulebooks/latency/rules.yaml.
 RECORD_RULE = "bench_latency_record"
 WINDOW_RULE = "bench_latency_window"
 METRIC_NAME = "bench.latency"
