@@ -222,7 +222,7 @@ def _where(filename: str) -> str:
         return filename
 
 
-def profile_table(
+def profiletable(
     profile: cProfile.Profile, sort: str, top: int = PROFILE_TOP
 ) -> list[dict[str, Any]]:
     """The ``top`` functions by ``sort`` ("cumulative" or "tottime")."""
@@ -323,8 +323,8 @@ def run_core(
         "open_windows": sum(r.windows.open_windows for r in batch.routers.values()),
     }
     if profiler is not None:
-        result["profile_cumulative"] = profile_table(profiler, "cumulative")
-        result["profile_self"] = profile_table(profiler, "tottime")
+        result["profile_cumulative"] = profiletable(profiler, "cumulative")
+        result["profile_self"] = profiletable(profiler, "tottime")
     return result
 
 
@@ -723,7 +723,7 @@ def environment() -> dict[str, Any]:
     }
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     cells = [[str(c) for c in header]] + [[_cell(c) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     lines = []
@@ -748,11 +748,11 @@ def _cell(value: object) -> str:
 
 
 def _profile_text(title: str, rows: list[dict[str, Any]]) -> str:
-    table = _table(
+    text = table(
         ("function", "calls", "own s", "cum s"),
         [(r["function"], r["calls"], r["tottime_s"], r["cumtime_s"]) for r in rows],
     )
-    return f"{title}\n{table}"
+    return f"{title}\n{text}"
 
 
 def render(result: dict[str, Any]) -> str:
@@ -790,7 +790,7 @@ def render(result: dict[str, Any]) -> str:
                 )
             )
         out.append(
-            _table(
+            table(
                 (
                     "run",
                     "hosts",
@@ -846,7 +846,7 @@ def render(result: dict[str, Any]) -> str:
             f"({params['partitions']} partition(s), {result['record_bytes_avg']} B/record, "
             f"preload {result['preload_s']:.1f}s); {head}",
             "",
-            _table(("loop", "records", "wall s", "records/s", "cpu s/M rec", "signals"), rows),
+            table(("loop", "records", "wall s", "records/s", "cpu s/M rec", "signals"), rows),
             "",
             f"firehose / ceiling: {result['firehose_vs_ceiling']:.1%}",
             "FirehoseService wall time by phase: "

@@ -59,7 +59,7 @@ import psutil
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from bench.firehose import wait_for_leaders
+from bench.firehose import table, wait_for_leaders
 from streams.schemas import parse_ts_ms
 from streams.settings import OpsrulesSettings, load_settings
 from streams.topics import action_topic, ensure_topics, topic_partitions
@@ -698,30 +698,6 @@ def git_state() -> dict[str, Any]:
         return {"commit": None, "modified": []}
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    cells = [list(header)] + [[_cell(c) for c in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    lines = []
-    for n, row in enumerate(cells):
-        lines.append(
-            "  ".join(
-                c.ljust(w) if i == 0 else c.rjust(w)
-                for i, (c, w) in enumerate(zip(row, widths, strict=True))
-            )
-        )
-        if n == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def _cell(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:,.1f}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
-
-
 def render(result: dict[str, Any]) -> str:
     p, env = result["params"], result["environment"]
     rec, win = result["record_rule"], result["window_rule"]
@@ -755,7 +731,7 @@ def render(result: dict[str, Any]) -> str:
             f"{p['log_share']:.0%} FATAL logs, {p['hosts']} metric hosts, "
             f"{p['partitions']} partitions; python {env['python']}, {env['cpus']} cpus",
             "",
-            _table(
+            table(
                 ("", "sent", "actions", "missing", "p50 ms", "p95 ms", "p99 ms", "max ms"),
                 rows,
             ),
