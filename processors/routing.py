@@ -58,6 +58,15 @@ class Router:
             [feed.spec for feed in self.plan.feeds], idle_timeout_ms=idle_timeout_ms
         )
         self.next_offset = 0  # one past the highest offset routed
+        self.feed_rules = {
+            spec_id: [rulebook.rules[rule_id] for rule_id in feed.rule_ids]
+            for spec_id, feed in self.feeds.items()
+        }
+        # Pre-filter (see close): when a rule was last true for a series, per (rule, key);
+        # and until when each feed sends every window (a warm-up after each start).
+        self.last_true_ms: dict[tuple[str, str], int] = {}
+        self.warm_until_ms: dict[str, int] = {}
+        self.filtered = 0  # window results not sent: no rule could change an alert
 
     def route(
         self, record: Record, *, ts_ms: int, offset: int, ref: str, now_ms: int, out: list[Signal]
@@ -108,8 +117,52 @@ class Router:
         return Routed.REPLAYED if replayed else Routed.PROCESSED
 
     def close(self, now_ms: int) -> list[Signal]:
-        """Signals of every window the watermark has passed (emit-final)."""
-        return [self._signal(result) for result in self.windows.advance(now_ms)]
+        """Signals of the windows the watermark has passed (emit-final) that can change
+        an alert.
+
+        Most window results are false for every rule of their series and come long
+        after its last true one: the alert is inactive and stays so, and the decision
+        tier would only note the evaluation. Those are not sent. A result is sent when a
+        rule's condition holds, or within ``empty_windows`` windows after one last held
+        (enough to end a pending alert and to resolve after keep_firing_for), or during
+        the first ``empty_windows`` windows after this router started — its memory of
+        recent truths is gone after a restart, while the alert state is not.
+        """
+        out = []
+        for result in self.windows.advance(now_ms):
+            if self._wanted(result):
+                out.append(self._signal(result))
+            else:
+                self.filtered += 1
+        return out
+
+    def _wanted(self, result: WindowResult) -> bool:
+        feed = self.feeds[result.spec_id]
+        span_ms = feed.spec.empty_windows * feed.spec.hop_ms
+        warm_until = self.warm_until_ms.setdefault(result.spec_id, result.end_ms + span_ms)
+        wanted = result.end_ms <= warm_until
+        values = result.values
+        context: dict[str, object] | None = None
+        for rule in self.feed_rules[result.spec_id]:
+            window = rule.rule.window
+            assert window is not None
+            if context is None:
+                context = {**values, "count": float(result.count)}
+                if feed.group_by:
+                    context.update(group_of(feed, result.series_key))
+            context["value"] = values.get(window.stat, context.get(window.stat))
+            key = (rule.id, result.series_key)
+            if rule.condition(context):
+                self.last_true_ms[key] = result.end_ms
+                wanted = True
+                continue
+            last = self.last_true_ms.get(key)
+            if last is not None:
+                if result.end_ms - last <= span_ms:
+                    wanted = True
+                else:
+                    del self.last_true_ms[key]
+        return wanted
 
     def _signal(self, result: WindowResult) -> Signal:
         feed = self.feeds[result.spec_id]

@@ -125,7 +125,9 @@ class FirehoseBatch:
             metrics.inc("opsrules_records_processed_total", processed, topic=topic)
             metrics.inc("opsrules_records_replayed_total", replayed, topic=topic)
         for router in self.routers.values():
+            filtered = router.filtered
             signals.extend(router.close(now_ms))
+            metrics.inc("opsrules_windows_filtered_total", router.filtered - filtered)
         for signal in signals:
             metrics.inc("opsrules_signals_total", kind=signal.kind)
         out.extend(Outgoing(self.signals_topic, s.key.encode(), encode(s)) for s in signals)

@@ -21,6 +21,8 @@ HELP = {
     "topic and reason.",
     "opsrules_late_records_total": "Records later than their windows (also dead-lettered).",
     "opsrules_signals_total": "Signals emitted, by kind.",
+    "opsrules_windows_filtered_total": "Window results not sent: false for every rule, "
+    "long after the last true one (the alert stays inactive).",
     "opsrules_rule_evaluations_total": "Rule evaluations in the decision tier, by rule.",
     "opsrules_actions_total": "Actions emitted, by type and status.",
     "opsrules_suppressed_actions_total": "Would-be actions not emitted, by reason.",
