@@ -96,7 +96,8 @@ def new_counters() -> Metrics:
 
 
 def counts(metrics: Metrics) -> dict[str, Any]:
-    """Records in, processed, replayed, dead-lettered (by reason) and signals out."""
+    """Records in, processed, replayed, dead-lettered (by reason), signals out and window
+    results not sent (the firehose's pre-filter)."""
     dead: dict[str, int] = {}
     for (name, labels), value in metrics.counters.items():
         if name == "opsrules_deadletters_total":
@@ -108,6 +109,7 @@ def counts(metrics: Metrics) -> dict[str, Any]:
         "replayed": metrics.total("opsrules_records_replayed_total"),
         "dead_lettered": dead,
         "signals": metrics.total("opsrules_signals_total"),
+        "windows_filtered": metrics.total("opsrules_windows_filtered_total"),
     }
 
 
