@@ -37,6 +37,7 @@ from bench.firehose import (
     sample_records,
     wait_for_leaders,
 )
+from bench.report import loop_rows, num
 from bench.worker_run import time_worker
 from streams.topics import ensure_topics
 
@@ -191,15 +192,9 @@ def _headline(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def render(result: dict[str, Any]) -> str:
-    rows = [
-        ("ceiling: getmany + orjson", result.get("ceiling"), "records_per_s"),
-        ("faust-streaming agent (decode only)", result.get("faust"), "rps"),
-        ("Quix Streams, 10 s tumbling mean", result.get("quix"), "rps"),
-        ("opsrules worker, 10 s windows + rules", result.get("opsrules"), "records_per_s"),
-        ("opsrules worker, 50-sample batches", result.get("batched"), "records_per_s"),
-    ]
+    rows = loop_rows(result)
     lines = [
-        f"{'loop':<40} {'records/s':>10} {'samples/s':>10} {'cpu s/M rec':>12} "
+        f"{'loop':<44} {'records/s':>10} {'samples/s':>10} {'cpu s/M rec':>12} "
         f"{'peak RSS MiB':>13}",
     ]
     for label, data, key in rows:
@@ -210,7 +205,7 @@ def render(result: dict[str, Any]) -> str:
         rate = round(data.get(key) or 0)
         samples = round(data.get("samples_per_s") or rate)
         lines.append(
-            f"{label:<40} {rate:>10,} {samples:>10,} {cpu if cpu is not None else '':>12} "
+            f"{label:<44} {rate:>10,} {samples:>10,} {num(cpu):>12} "
             f"{round(rss / 2**20) if rss else '':>13}"
         )
     head = {

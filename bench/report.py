@@ -22,6 +22,17 @@ GOALS = [
 ]
 
 
+def loop_rows(result: dict[str, Any]) -> list[tuple[str, dict[str, Any] | None, str]]:
+    """(label, the loop's figures, the key of its records/s) for each loop measured."""
+    return [
+        ("ceiling: aiokafka getmany + orjson", result.get("ceiling"), "records_per_s"),
+        ("faust-streaming agent, decode only", result.get("faust"), "rps"),
+        ("Quix Streams, 10 s tumbling mean, final", result.get("quix"), "rps"),
+        ("opsrules worker: windows + rules + actions", result.get("opsrules"), "records_per_s"),
+        ("opsrules worker, 50-sample batches", result.get("batched"), "records_per_s"),
+    ]
+
+
 def _cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -32,7 +43,7 @@ def _cpu_model() -> str:
     return "unknown"
 
 
-def _num(value: Any) -> str:
+def num(value: Any) -> str:
     if isinstance(value, float) and not value.is_integer():
         return f"{value:,.2f}"
     if isinstance(value, int | float):
@@ -42,13 +53,7 @@ def _num(value: Any) -> str:
 
 def render(result: dict[str, Any]) -> str:
     env = result.get("environment", {})
-    rows = [
-        ("ceiling: aiokafka getmany + orjson", result.get("ceiling"), "records_per_s"),
-        ("faust-streaming agent, decode only", result.get("faust"), "rps"),
-        ("Quix Streams, 10 s tumbling mean, final", result.get("quix"), "rps"),
-        ("opsrules worker: windows + rules + actions", result.get("opsrules"), "records_per_s"),
-        ("opsrules worker, 50-sample batches", result.get("batched"), "records_per_s"),
-    ]
+    rows = loop_rows(result)
     lines = [
         "# Benchmarks",
         "",
@@ -73,16 +78,16 @@ def render(result: dict[str, Any]) -> str:
         cpu = data.get("cpu_s_per_million_records", data.get("cpu_s_per_million"))
         rss = data.get("peak_rss_bytes")
         lines.append(
-            f"| {label} | {_num(data.get(key))} | {_num(data.get('samples_per_s', data.get(key)))}"
-            f" | {_num(cpu)} | {_num(rss / 2**20) if rss else '—'} |"
+            f"| {label} | {num(data.get(key))} | {num(data.get('samples_per_s', data.get(key)))}"
+            f" | {num(cpu)} | {num(rss / 2**20) if rss else '—'} |"
         )
     lines += ["", "| goal | figure | target |", "|---|---|---|"]
     for label, key, target in GOALS:
-        lines.append(f"| {label} | {_num(result.get(key))} | {target} |")
+        lines.append(f"| {label} | {num(result.get(key))} | {target} |")
     lines += [
         "",
-        f"Ratios: opsrules / ceiling {_num(result.get('opsrules_over_ceiling'))}, "
-        f"opsrules / Quix {_num(result.get('opsrules_over_quix'))}.",
+        f"Ratios: opsrules / ceiling {num(result.get('opsrules_over_ceiling'))}, "
+        f"opsrules / Quix {num(result.get('opsrules_over_quix'))}.",
     ]
     latency = result.get("latency")
     if isinstance(latency, dict):
@@ -90,7 +95,7 @@ def render(result: dict[str, Any]) -> str:
             "",
             "Latency mode: "
             + ", ".join(
-                f"{k} {_num(v)}"
+                f"{k} {num(v)}"
                 for k, v in latency.items()
                 if k.endswith("_ms") or k.endswith("_rps")
             )

@@ -84,6 +84,7 @@ class FirehoseBatch:
         metrics = self.metrics
         for tp, records in batches.items():
             router = self.router(tp)
+            record_rules = bool(router.plan.record_rules)
             source = router.source
             topic = tp.topic
             processed = replayed = 0
@@ -98,7 +99,10 @@ class FirehoseBatch:
                             item,
                             ts_ms=item["ts_ms"],
                             offset=record.offset,
-                            ref=f"{topic}/{tp.partition}/{record.offset}/{index}",
+                            # Only record rules put ref in an id: skip the string otherwise.
+                            ref=f"{topic}/{tp.partition}/{record.offset}/{index}"
+                            if record_rules
+                            else "",
                             now_ms=now_ms,
                             out=signals,
                         )
