@@ -196,6 +196,22 @@ def build_parser() -> argparse.ArgumentParser:
     else:
         add_arguments(pipeline)
     bench.set_defaults(handler=_cmd_bench)
+    nab = bench_sub.add_parser(
+        "nab",
+        help="the anomaly detector on the Numenta Anomaly Benchmark (NAB), NAB's scoring",
+        description="Runs the anomaly detector over every labelled series of a NAB-layout "
+        "folder and prints NAB's normalised scores (standard, reward_low_FP_rate, "
+        "reward_low_FN_rate) at its fixed threshold; or scores existing NAB results "
+        "(--results DIR --detector NAME), sweeping the threshold as NAB does. No Kafka.",
+    )
+    try:
+        from bench.nab.cli import add_arguments as add_nab_arguments
+        from bench.nab.cli import handle as handle_nab
+    except ImportError:  # installed without the checkout's bench/
+        pass
+    else:
+        add_nab_arguments(nab)
+        nab.set_defaults(handler=handle_nab)
 
     from streams.collect import add_collect_parser
     from streams.simulate import add_simulate_parser
