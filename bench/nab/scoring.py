@@ -106,6 +106,7 @@ def sweep_rows(
     windows: Sequence[Window],
     profile: Profile,
     first_window_key: int = 0,
+    probation_fraction: float = PROBATION_FRACTION,
 ) -> list[SweepRow]:
     """NAB's ``calcSweepScore``: each scorable row with what it is worth if detected.
 
@@ -115,7 +116,7 @@ def sweep_rows(
     positives after it, as in NAB.
     """
     max_tp = scaled_sigmoid(-1.0)
-    probation = probation_rows(len(anomaly_scores))
+    probation = probation_rows(len(anomaly_scores), probation_fraction)
     rows: list[SweepRow] = []
     next_window = 0
     current = -1
