@@ -122,6 +122,8 @@ def load_profiles(path: Path) -> tuple[Profile, ...]:
     if not path.is_file():
         return PROFILES
     raw = _read_json(path)
+    if not isinstance(raw, dict):
+        raise NabDataError(path, "expected an object of profile name -> CostMatrix")
     try:
         return tuple(
             Profile(
