@@ -24,8 +24,10 @@ Windows are ``(first_row, last_row)`` inclusive row indices, sorted and disjoint
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import reduce
 
 PROBATION_FRACTION = 0.15
 """Share of each file's first rows that is never scored (NAB's ``probationPercent``)."""
@@ -151,7 +153,8 @@ def threshold_scores(rows: Iterable[SweepRow], fn_weight: float) -> Iterator[Thr
     then one entry per distinct anomaly score counting every row scored at least
     that. O(n log n) for the sort, then one pass; the total is re-added from its
     parts (false positives first, then windows in the order they first appear) at
-    each threshold, the same float sum NAB makes, so ties break the same way.
+    each threshold, the same float sum NAB makes, so ties break the same way (a plain
+    left fold: ``sum()`` compensates rounding from Python 3.12 on).
     """
     ordered = sorted(rows, key=lambda row: row[0], reverse=True)
     slot: dict[int, int] = {}
@@ -168,7 +171,7 @@ def threshold_scores(rows: Iterable[SweepRow], fn_weight: float) -> Iterator[Thr
     threshold = START_THRESHOLD
     for anomaly_score, weight, key in ordered:
         if anomaly_score != threshold:
-            yield ThresholdScore(threshold, sum(parts), tp, tn, fp, fn, hits)
+            yield ThresholdScore(threshold, _total(parts), tp, tn, fp, fn, hits)
             threshold = anomaly_score
         if key < 0:
             fp += 1
@@ -182,7 +185,11 @@ def threshold_scores(rows: Iterable[SweepRow], fn_weight: float) -> Iterator[Thr
             if not hit[j]:
                 hit[j] = True
                 hits += 1
-    yield ThresholdScore(threshold, sum(parts), tp, tn, fp, fn, hits)
+    yield ThresholdScore(threshold, _total(parts), tp, tn, fp, fn, hits)
+
+
+def _total(parts: list[float]) -> float:
+    return reduce(operator.add, parts, 0.0)
 
 
 def score_at(rows: Iterable[SweepRow], fn_weight: float, threshold: float) -> ThresholdScore:
