@@ -64,7 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--write-results",
         type=Path,
         metavar="OUT",
-        help="also write OUT/<category>/opsrules_<file>.csv (timestamp,value,anomaly_score)",
+        help="also write OUT/<category>/<detector>_<file>.csv (timestamp,value,anomaly_score)",
     )
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import math
+import sys
+import types
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -14,7 +17,7 @@ import pytest
 from bench.nab import cli
 from bench.nab.corpus import NabDataError, load_corpus
 from bench.nab.results import read_results, results_path, write_results
-from bench.nab.runner import run_detector, score_corpus
+from bench.nab.runner import opsrules_scorer, run_detector, score_corpus
 from bench.nab.scoring import PROFILES
 from streams.cli import build_parser
 
@@ -198,6 +201,40 @@ def test_score_corpus_refuses_missing_or_short_scores(tmp_path: Path) -> None:
     short = {s.path: [0.0] * (len(s.values) - 1) for s in corpus.series}
     with pytest.raises(ValueError, match="199 anomaly scores for 200 rows"):
         score_corpus(short, corpus, 0.5)
+
+
+@dataclass
+class FakeState:
+    seen: list[tuple[float, int]] = field(default_factory=list)
+
+
+def test_opsrules_scorer_feeds_each_series_row_by_row_to_a_fresh_state(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The adapter to processors.anomaly: new_state per series, score_point per row."""
+    config = object()
+    states: list[FakeState] = []
+
+    def new_state(cfg: object) -> FakeState:
+        assert cfg is config
+        states.append(FakeState())
+        return states[-1]
+
+    def score_point(state: FakeState, value: float, ts_ms: int, cfg: object) -> object:
+        assert cfg is config
+        state.seen.append((value, ts_ms))
+        return types.SimpleNamespace(score=len(state.seen) / 10)
+
+    fake = types.ModuleType("processors.anomaly")
+    fake.__dict__.update(
+        DEFAULT_CONFIG=config, THRESHOLD=0.8, new_state=new_state, score_point=score_point
+    )
+    monkeypatch.setitem(sys.modules, "processors.anomaly", fake)
+    scorer, threshold = opsrules_scorer()
+    assert threshold == 0.8
+    assert scorer([5.0, 6.0], [1000, 2000]) == [0.1, 0.2]
+    assert scorer([7.0], [3000]) == [0.1]
+    assert [s.seen for s in states] == [[(5.0, 1000), (6.0, 2000)], [(7.0, 3000)]]
 
 
 # ------------------------------------------------------------------ opsrules bench nab
