@@ -48,6 +48,7 @@ __all__ = [
     "Node",
     "Unary",
     "check_fields",
+    "closest",
     "compile_expr",
     "compile_predicate",
     "fields",
@@ -520,18 +521,27 @@ def check_fields(
 ) -> list[ExpressionError]:
     """One error per reference to a path that is neither in ``known`` nor under one of
     ``open_prefixes`` (free-form maps such as ``labels``: ``labels.<anything>``)."""
-    names = set(known)
+    names = sorted(set(known))
     prefixes = tuple(f"{p}." for p in open_prefixes)
     errors: list[ExpressionError] = []
     for ref in sorted((n for n in _walk(node) if isinstance(n, Field)), key=lambda f: f.column):
         if ref.path in names or ref.path.startswith(prefixes):
             continue
-        _, dot, rest = ref.path.partition(".")  # "lables.cpu" may mean "labels.cpu"
-        candidates = names | {p + rest for p in prefixes} if dot else names
-        close = difflib.get_close_matches(ref.path, sorted(candidates), n=1)
-        hint = f"did you mean '{close[0]}'?" if close else None
+        close = closest(ref.path, names, open_prefixes)
+        hint = f"did you mean '{close}'?" if close else None
         errors.append(ExpressionError(f"unknown field '{ref.path}'", ref.column, hint))
     return errors
+
+
+def closest(path: str, names: Iterable[str], open_prefixes: Iterable[str] = ()) -> str | None:
+    """The name closest to the unknown ``path`` (for "did you mean"), if one is close
+    enough. ``lables.cpu`` may mean ``labels.cpu`` when ``labels`` is an open prefix."""
+    candidates = list(dict.fromkeys(names))
+    _, dot, rest = path.partition(".")
+    if dot:
+        candidates += [f"{p}.{rest}" for p in open_prefixes]
+    close = difflib.get_close_matches(path, candidates, n=1)
+    return close[0] if close else None
 
 
 # --- canonical text --------------------------------------------------------------------

@@ -1,60 +1,75 @@
 """Load rule files, collecting **every** error with file, line and column.
 
-YAML is parsed with positions (ruamel.yaml), validated against the models of
-:mod:`processors.engine.model` (unknown keys are errors, with "did you mean"), and
-every expression is parsed and its fields checked against the record of its source.
+YAML is parsed with positions (ruamel.yaml) and validated against the models of
+:mod:`processors.engine.model` (unknown keys are errors, with "did you mean"). The
+macros and lists of every file are collected first (:mod:`processors.engine.macros`),
+so a rule may use one defined in any file; then every expression of every rule is
+parsed, its names checked against the record of its source, and its macros expanded.
 A rulebook is returned only when there is no error at all.
 
     rules/host.yaml:12:5: rule host_cpu_saturated: unknown field 'treshold'
+
+Disabled rules (``enabled: false``) are loaded and checked like the others; the
+compiler leaves them out.
 """
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 import orjson
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
-from ruamel.yaml.scalarstring import ScalarString
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.reader import ReaderError
 
-from processors.engine.expressions import ExpressionError, check_fields, parse
-from processors.engine.model import (
-    SOURCE_FIELDS,
-    ActionConfig,
-    Rule,
-    RuleFile,
-    Stat,
-    WindowConfig,
-    default_window_value,
+from processors.engine.expressions import (
+    Binary,
+    ExpressionError,
+    Field,
+    Literal,
+    Node,
+    Unary,
+    parse,
+    render,
+)
+from processors.engine.macros import (
+    Definitions,
+    Scope,
+    balanced,
+    collect_definitions,
+    field_values,
+    record_scope,
+    resolve,
+    window_scope,
+)
+from processors.engine.model import SOURCE_FIELDS, Rule, RuleFile, default_window_value
+from processors.engine.rule_errors import (
+    RuleError,
+    RuleSource,
+    did_you_mean,
+    key_pos,
+    node_pos,
+    value_pos,
 )
 
-
-@dataclass(frozen=True, slots=True)
-class RuleError:
-    path: str
-    line: int  # 1-based
-    col: int  # 1-based
-    rule_id: str | None
-    message: str
-
-    def __str__(self) -> str:
-        where = f"rule {self.rule_id}: " if self.rule_id else ""
-        return f"{self.path}:{self.line}:{self.col}: {where}{self.message}"
+__all__ = ["LoadResult", "LoadedRule", "RuleError", "load_rules", "rule_files", "rule_version"]
 
 
 @dataclass(frozen=True, slots=True)
 class LoadedRule:
+    """A rule as the engine runs it: macros and lists expanded, and ``exceptions`` folded
+    into ``match`` (``match and not (exception or …)``; ``rule.exceptions`` is empty)."""
+
     rule: Rule
     path: str
     line: int
-    version: str  # content hash of the rule's definition
+    version: str  # content hash of the rule as run (a macro it uses is part of it)
 
 
 @dataclass(slots=True)
@@ -72,20 +87,9 @@ def rule_version(rule: Rule) -> str:
     return hashlib.sha256(canonical).hexdigest()[:12]
 
 
-def _keys(model: type[BaseModel]) -> list[str]:
-    return [f.alias or name for name, f in model.model_fields.items()]
-
-
-_KEYS_BY_CONTEXT = {
-    "file": _keys(RuleFile),
-    "rule": _keys(Rule),
-    "window": _keys(WindowConfig),
-    "action": _keys(ActionConfig),
-}
-
-
 def rule_files(paths: Iterable[Path | str]) -> list[Path]:
-    """YAML files under each path (a file or a directory, not recursing into tests/)."""
+    """YAML files under each path (a file or a directory, not recursing into tests/),
+    each once."""
     out: list[Path] = []
     for raw in paths:
         path = Path(raw)
@@ -93,254 +97,281 @@ def rule_files(paths: Iterable[Path | str]) -> list[Path]:
             out.extend(sorted(p for p in path.glob("*.y*ml") if p.suffix in (".yaml", ".yml")))
         else:
             out.append(path)
-    return out
+    return list(dict.fromkeys(out))
 
 
 def load_rules(paths: Sequence[Path | str]) -> LoadResult:
-    """Load every rule file under ``paths``; collect every error of every file."""
+    """Load every rule file under ``paths``; collect every error of every file, sorted by
+    file (in the order given) and position."""
     result = LoadResult()
-    seen: dict[str, RuleError] = {}
-    for path in rule_files(paths):
-        first = len(result.errors)
-        _load_file(path, result, seen)
-        result.errors[first:] = sorted(result.errors[first:], key=lambda e: (e.line, e.col))
+    files = rule_files(paths)
+    sources = [s for s in (_read(path, result.errors) for path in files) if s is not None]
+    definitions, errors = collect_definitions(sources)
+    result.errors.extend(errors)
+    seen: dict[str, str] = {}  # rule id -> where it is first defined
+    for source in sources:
+        _load_rules(source, definitions, result, seen)
+    order = {str(path): index for index, path in enumerate(files)}
+    result.errors.sort(key=lambda e: (order.get(e.path, len(order)), e.line, e.col))
     return result
 
 
-def _load_file(path: Path, result: LoadResult, seen: dict[str, RuleError]) -> None:
+def _read(path: Path, errors: list[RuleError]) -> RuleSource | None:
+    """The file parsed and its top level checked; None when there is nothing more to check."""
     name = str(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        result.errors.append(RuleError(name, 1, 1, None, f"cannot read: {exc.strerror}"))
-        return
+        errors.append(RuleError(name, 1, 1, None, f"cannot read: {exc.strerror}"))
+        return None
+    except UnicodeDecodeError as exc:
+        errors.append(RuleError(name, 1, 1, None, f"not UTF-8 text (byte {exc.start})"))
+        return None
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True
     try:
         data = yaml.load(text)
-    except MarkedYAMLError as exc:
+    except YAMLError as exc:
+        errors.append(_yaml_error(name, text, exc))
+        return None
+    if data is None:
+        return None  # an empty file holds no rules
+    source = RuleSource(name, text, data)
+    if not isinstance(data, CommentedMap):
+        errors.append(source.error((1, 1), None, "a rule file is a mapping with a 'rules:' list"))
+        return None
+    try:  # the top level, macros and lists; each rule is validated on its own
+        RuleFile.model_validate({**data, "rules": []})
+    except ValidationError as exc:
+        errors.extend(source.validation_errors(exc))
+    rules = data.get("rules")
+    if rules is not None and not isinstance(rules, CommentedSeq):
+        errors.append(source.error(value_pos(data, "rules"), None, "'rules' must be a list"))
+    return source
+
+
+def _yaml_error(path: str, text: str, exc: YAMLError) -> RuleError:
+    if isinstance(exc, MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = exc.problem or exc.context or "invalid YAML"
-        result.errors.append(RuleError(name, line, col, None, f"YAML syntax: {problem}"))
-        return
-    if data is None:
-        return  # an empty file holds no rules
-    if not isinstance(data, CommentedMap):
-        result.errors.append(
-            RuleError(name, 1, 1, None, "a rule file is a mapping with a 'rules:' list")
-        )
-        return
-    for key in data:
-        if key != "rules":
-            line, col = data.lc.key(key)
-            close = difflib.get_close_matches(str(key), ["rules"], n=1)
-            hint = " (did you mean 'rules'?)" if close else " (a rule file holds 'rules:' only)"
-            result.errors.append(
-                RuleError(name, line + 1, col + 1, None, f"unknown field '{key}'{hint}")
-            )
-    items = data.get("rules")
-    if items is None:
-        return
+        return RuleError(path, line, col, None, f"YAML syntax: {problem}")
+    if isinstance(exc, ReaderError):  # a character YAML does not allow
+        before = text[: exc.position]
+        line, col = before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
+        char = exc.character
+        code = f"U+{char:04X}" if isinstance(char, int) else repr(char)
+        message = f"YAML syntax: unacceptable character {code}: {exc.reason}"
+        return RuleError(path, line, col, None, message)
+    return RuleError(path, 1, 1, None, f"YAML syntax: {exc}")
+
+
+def _load_rules(
+    source: RuleSource, definitions: Definitions, result: LoadResult, seen: dict[str, str]
+) -> None:
+    items = source.data.get("rules")
     if not isinstance(items, CommentedSeq):
-        line, col = data.lc.value("rules")
-        result.errors.append(RuleError(name, line + 1, col + 1, None, "'rules' must be a list"))
         return
     for index, node in enumerate(items):
-        before = len(result.errors)
-        rule = _validate_rule(name, data, index, node, result.errors)
+        rule_id = _rule_id(node)
+        errors: list[RuleError] = []
+        try:
+            rule: Rule | None = Rule.model_validate(node)
+        except ValidationError as exc:
+            rule = None
+            errors.extend(source.validation_errors(exc, ("rules", index), rule_id))
+        expanded = None
         if isinstance(node, CommentedMap):
-            _check_expressions(name, node, result.errors)
-        if rule is None:
-            continue
-        id_pos = _key_pos(node, "id")
-        if rule.id in seen:
-            first = seen[rule.id]
-            result.errors.append(
-                RuleError(
-                    name,
-                    *id_pos,
-                    rule.id,
-                    f"duplicate rule id (first defined at {first.path}:{first.line}:{first.col})",
-                )
+            expanded = _check_expressions(source, node, rule_id, definitions, errors)
+        if rule_id is not None:  # also when the rule has other errors
+            id_pos = key_pos(node, "id")
+            if rule_id in seen:
+                message = f"duplicate rule id (first defined at {seen[rule_id]})"
+                errors.append(source.error(id_pos, rule_id, message))
+            else:
+                seen[rule_id] = f"{source.path}:{id_pos[0]}:{id_pos[1]}"
+        result.errors.extend(errors)
+        if rule is not None and expanded is not None and not errors:
+            rule = _as_run(rule, expanded)
+            result.rules.append(
+                LoadedRule(rule, source.path, node_pos(node)[0], rule_version(rule))
             )
-        else:
-            seen[rule.id] = RuleError(name, *id_pos, rule.id, "")
-        if len(result.errors) == before:
-            line, col = _node_pos(node)
-            result.rules.append(LoadedRule(rule, name, line, rule_version(rule)))
 
 
-def _validate_rule(
-    path: str, data: Any, index: int, node: Any, errors: list[RuleError]
-) -> Rule | None:
-    try:
-        return Rule.model_validate(node)
-    except ValidationError as exc:
-        for error in exc.errors(include_url=False):
-            error = {**error, "loc": ("rules", index, *error["loc"])}
-            errors.append(_validation_error(path, data, error))
-    return None
-
-
-# --- positions -----------------------------------------------------------------------
-
-
-def _key_pos(node: Any, key: str) -> tuple[int, int]:
-    if isinstance(node, CommentedMap) and key in node:
-        line, col = node.lc.key(key)
-        return line + 1, col + 1
-    return _node_pos(node)
-
-
-def _node_pos(node: Any) -> tuple[int, int]:
-    lc = getattr(node, "lc", None)
-    if lc is not None and lc.line is not None:
-        return lc.line + 1, lc.col + 1
-    return 1, 1
-
-
-def _locate(data: Any, loc: Sequence[int | str]) -> tuple[int, int, Any]:
-    """Line/col of the deepest YAML node on ``loc``, and the parent mapping of the last key."""
-    node, pos, parent = data, _node_pos(data), data
-    for part in loc:
-        if isinstance(node, CommentedMap) and part in node:
-            line, col = node.lc.key(part)
-            pos, parent, node = (line + 1, col + 1), node, node[part]
-        elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
-            line, col = node.lc.item(part)
-            pos, parent, node = (line + 1, col + 1), node, node[part]
-        else:
-            break
-    return pos[0], pos[1], parent
-
-
-def _context(loc: Sequence[int | str]) -> str:
-    """Which kind of mapping the last key of ``loc`` sits in."""
-    parents = [p for p in loc[:-1] if isinstance(p, str)]
-    if not parents:
-        return "file"
-    if parents[-1] == "window":
-        return "window"
-    if parents[-1] == "actions":
-        return "action"
-    return "rule"
-
-
-def _rule_id_at(data: Any, loc: Sequence[int | str]) -> str | None:
-    if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
-        rules = data.get("rules")
-        if isinstance(rules, CommentedSeq) and loc[1] < len(rules):
-            rule = rules[loc[1]]
-            if isinstance(rule, CommentedMap) and isinstance(rule.get("id"), str):
-                return str(rule["id"])
-    return None
-
-
-def _validation_error(path: str, data: Any, error: Any) -> RuleError:
-    loc = [p for p in error["loc"] if not (isinstance(p, str) and "[" in p)]  # drop union tags
-    line, col, _ = _locate(data, loc)
-    rule_id = _rule_id_at(data, loc)
-    key = str(loc[-1]) if loc else ""
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        allowed = _KEYS_BY_CONTEXT[_context(loc)]
-        close = difflib.get_close_matches(key, allowed, n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else f" (allowed: {', '.join(allowed)})"
-        message = f"unknown field '{key}'{hint}"
-    elif kind == "missing":
-        message = f"missing required field '{key}'"
-    else:
-        where = ".".join(str(p) for p in loc[2:] if not isinstance(p, int))
-        message = f"{where}: {_clean(error['msg'])}" if where else _clean(error["msg"])
-    return RuleError(path, line, col, rule_id, message)
-
-
-def _clean(message: str) -> str:
-    return message.removeprefix("Value error, ")
+def _rule_id(node: Any) -> str | None:
+    rule_id = node.get("id") if isinstance(node, CommentedMap) else None
+    return rule_id if isinstance(rule_id, str) else None
 
 
 # --- expressions ---------------------------------------------------------------------
 
 
-_STATS: tuple[str, ...] = get_args(Stat)
+@dataclass(frozen=True, slots=True)
+class _Expanded:
+    """A rule's expressions as run (canonical text where a macro, list or exception
+    changed them, else as written)."""
+
+    match: str
+    condition: str
+    value: str | None
 
 
-def _text_or(node: Any, key: str, default: str) -> str | None:
-    value = node.get(key, default) if isinstance(node, CommentedMap) else default
+def _as_run(rule: Rule, expanded: _Expanded) -> Rule:
+    update: dict[str, Any] = {
+        "match": expanded.match,
+        "condition": expanded.condition,
+        "exceptions": [],
+    }
+    if rule.window is not None and rule.window.value is not None:
+        update["window"] = rule.window.model_copy(update={"value": expanded.value})
+    return rule.model_copy(update=update)
+
+
+def _text_or(node: Any, key: str | int, default: str) -> str | None:
+    if isinstance(node, CommentedMap):
+        value = node.get(key, default)
+    else:
+        value = node[key] if isinstance(node, CommentedSeq) else default
     return value if isinstance(value, str) else None
 
 
-def _check_expressions(path: str, node: CommentedMap, errors: list[RuleError]) -> None:
-    """Parse every expression of a rule and check the fields it names (from the raw
-    YAML, so these errors are reported even when other fields of the rule are wrong)."""
-    source = node.get("source")
-    if source not in SOURCE_FIELDS:
-        return  # reported by validation
-    rule_id = node.get("id") if isinstance(node.get("id"), str) else None
-    known, open_prefixes = (set(x) for x in SOURCE_FIELDS[source])
-    group_by = node.get("group_by")
-    group_by = [g for g in group_by if isinstance(g, str)] if isinstance(group_by, list) else []
-    window = node.get("window")
-    checks: list[tuple[Any, str, str | None, set[str], set[str]]] = [
-        (node, "match", _text_or(node, "match", "true"), known, open_prefixes),
-    ]
-    if isinstance(window, CommentedMap):
-        value_text = _text_or(window, "value", default_window_value(source))
-        checks.append((window, "value", value_text, known, open_prefixes))
-        checks.append(
-            (
-                node,
-                "condition",
-                _text_or(node, "condition", "true"),
-                {"value", *_STATS, *group_by},
-                set(),
-            )
-        )
-    else:
-        checks.append(
-            (node, "condition", _text_or(node, "condition", "true"), known, open_prefixes)
-        )
-    for field_name in group_by:
-        if field_name not in known and not any(
-            field_name.startswith(p + ".") for p in open_prefixes
-        ):
-            close = difflib.get_close_matches(field_name, sorted(known), n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            errors.append(
-                RuleError(
-                    path,
-                    *_key_pos(node, "group_by"),
-                    rule_id,
-                    f"group_by: unknown field '{field_name}' for source {source}{hint}",
-                )
-            )
-    for parent, key, text, fields_known, prefixes in checks:
+class _RuleChecker:
+    """Checks and expands the expressions of one rule node, collecting errors."""
+
+    def __init__(
+        self,
+        source: RuleSource,
+        rule_id: str | None,
+        definitions: Definitions,
+        errors: list[RuleError],
+    ) -> None:
+        self.source = source
+        self.rule_id = rule_id
+        self.definitions = definitions
+        self.errors = errors
+        self.failed = False
+
+    def expression(
+        self, parent: Any, key: str | int, default: str, scope: Scope, label: str
+    ) -> tuple[str, Node] | None:
+        """The text of ``parent[key]`` and its expanded tree, or None (errors recorded)."""
+        text = _text_or(parent, key, default)
         if text is None:
-            continue  # not a string: reported by validation
+            self.failed = True  # not a string: reported by validation
+            return None
+        resolved = resolve(text, scope, self.definitions)
+        for problem in resolved.errors:
+            self.errors.append(
+                self.source.expression_error(parent, key, self.rule_id, label, problem)
+            )
+        if resolved.tree is None:
+            self.failed = True
+            return None
+        return text, resolved.tree
+
+    def field_path(self, parent: CommentedMap, key: Any, scope: Scope, label: str) -> bool:
+        path = str(key)
         try:
-            tree = parse(text)
-        except ExpressionError as exc:
-            errors.append(_expression_error(path, parent, key, rule_id, exc))
-            continue
-        for problem in check_fields(tree, fields_known, open_prefixes=prefixes):
-            errors.append(_expression_error(path, parent, key, rule_id, problem))
-
-
-def _expression_error(
-    path: str, parent: Any, key: str, rule_id: str | None, exc: ExpressionError
-) -> RuleError:
-    if isinstance(parent, CommentedMap) and key in parent:
-        line, col = parent.lc.value(key)
-        value = parent[key]
-        quoted = isinstance(value, ScalarString) and getattr(value, "style", None) in ("'", '"')
-        block = str(getattr(value, "style", "")) in ("|", ">")
-        if block:
-            line += 1
+            tree = parse(path)
+        except ExpressionError:
+            tree = None
+        if not (isinstance(tree, Field) and tree.path == path):
+            message = f"{label}: '{path}' is not a field path (write e.g. host or labels.state)"
+        elif scope.knows(path):
+            return True
         else:
-            col += exc.column - 1 + (1 if quoted else 0)
-        position = (line + 1, col + 1)
+            hint = did_you_mean(path, sorted(scope.fields))
+            message = f"{label}: unknown field '{path}' for {scope.label}{hint}"
+        self.errors.append(self.source.error(key_pos(parent, key), self.rule_id, message))
+        self.failed = True
+        return False
+
+
+def _check_expressions(
+    source: RuleSource,
+    node: CommentedMap,
+    rule_id: str | None,
+    definitions: Definitions,
+    errors: list[RuleError],
+) -> _Expanded | None:
+    """Parse every expression of a rule, check the names it uses and expand its macros
+    (from the raw YAML, so these errors are reported even when other fields of the rule
+    are wrong). None when something is wrong."""
+    source_name = node.get("source")
+    if source_name not in SOURCE_FIELDS:
+        return None  # reported by validation
+    check = _RuleChecker(source, rule_id, definitions, errors)
+    records = record_scope(source_name)
+    items = node.get("group_by")
+    group_by = []
+    for index, name in enumerate(items if isinstance(items, CommentedSeq) else []):
+        if not isinstance(name, str):
+            continue  # reported by validation
+        group_by.append(name)
+        if not records.knows(name):
+            hint = did_you_mean(name, sorted(records.fields))
+            message = f"group_by: unknown field '{name}' for {records.label}{hint}"
+            errors.append(source.error(key_pos(items, index), rule_id, message))
+            check.failed = True
+    match = check.expression(node, "match", "true", records, "match")
+    window = node.get("window")
+    value = None
+    if isinstance(window, CommentedMap):
+        value_default = default_window_value(source_name)
+        value = check.expression(window, "value", value_default, records, "window.value")
+        condition_scope = window_scope(group_by)
+    elif window is None:
+        condition_scope = records
     else:
-        position = _node_pos(parent)
-    hint = f" ({exc.hint})" if exc.hint else ""
-    return RuleError(path, *position, rule_id, f"{key}: {exc.message}{hint}")
+        return None  # not a mapping: reported by validation
+    condition = check.expression(node, "condition", "true", condition_scope, "condition")
+    exceptions = _exceptions(check, node, records)
+    if check.failed or match is None or condition is None or exceptions is None:
+        return None
+    match_text = _rendered(*match)
+    if exceptions:
+        match_text = _with_exceptions(match[1], exceptions)
+        try:
+            parse(match_text)
+        except ExpressionError as exc:
+            errors.append(
+                source.error(key_pos(node, "exceptions"), rule_id, f"exceptions: {exc.message}")
+            )
+            return None
+    return _Expanded(match_text, _rendered(*condition), _rendered(*value) if value else None)
+
+
+def _exceptions(check: _RuleChecker, node: CommentedMap, records: Scope) -> list[Node] | None:
+    items = node.get("exceptions")
+    if not isinstance(items, CommentedSeq):
+        return []  # absent, or reported by validation
+    trees: list[Node] = []
+    for index, item in enumerate(items):
+        if isinstance(item, str):
+            found = check.expression(items, index, "true", records, "exceptions")
+            if found is not None:
+                trees.append(found[1])
+        elif isinstance(item, CommentedMap) and item:
+            paths_ok = [check.field_path(item, key, records, "exceptions") for key in item]
+            values_ok = all(
+                isinstance(v, str | int | float | bool)
+                or (isinstance(v, list) and all(isinstance(x, str | int | float | bool) for x in v))
+                for v in item.values()
+            )
+            if all(paths_ok) and values_ok:
+                trees.append(field_values({str(k): v for k, v in item.items()}))
+        else:
+            check.failed = True  # reported by validation
+    return None if check.failed else trees
+
+
+def _rendered(text: str, tree: Node) -> str:
+    """``text`` if it says exactly ``tree`` (nothing was expanded), else canonical text."""
+    return text if parse(text) == tree else render(tree)
+
+
+def _with_exceptions(match: Node, exceptions: list[Node]) -> str:
+    excluded = Unary("not", balanced("or", exceptions))
+    if match == Literal(True):
+        return render(excluded)
+    return render(Binary("and", match, excluded))

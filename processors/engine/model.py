@@ -20,6 +20,14 @@ rules:
       - type: scale
         params: {delta: 1}
         cooldown: 10m
+    exceptions:                   # records that never match: expressions or
+      - host in batch_hosts       #   field -> value(s) mappings (every field matches)
+      - {service: checkout, host: [web-1, web-2]}
+    tags: [capacity]
+macros:                           # named expressions, usable in any expression of any file
+  cpu_metric: name == "system.cpu.utilization"
+lists:                            # named value lists, for 'x in batch_hosts'
+  batch_hosts: [batch-1, batch-2]
 ```
 
 Durations are strings like ``500ms``, ``30s``, ``5m``, ``1h30m``, ``1d`` (or a number of
@@ -28,10 +36,24 @@ seconds) and are held in milliseconds (fields ending in ``_ms``).
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PlainValidator,
+    Tag,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 Source = Literal["metric", "log", "security", "health", "event", "signal"]
 Severity = Literal["info", "warning", "error", "critical"]
@@ -46,6 +68,8 @@ def parse_duration_ms(value: object) -> int:
     if isinstance(value, bool):
         raise ValueError("a duration cannot be a boolean")
     if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise ValueError("a duration must be a finite number")
         if value < 0:
             raise ValueError("a duration cannot be negative")
         return round(value * 1000)
@@ -78,10 +102,98 @@ def format_duration(ms: int) -> str:
     return "".join(out)
 
 
-DurationMs = Annotated[int, BeforeValidator(parse_duration_ms)]
+DURATION_PATTERN = r"^\s*([0-9]+(\.[0-9]+)?(ms|s|m|h|d|w))+\s*$"
+
+
+def _positive(ms: int) -> int:
+    if ms <= 0:
+        raise ValueError("must be longer than 0")
+    return ms
+
+
+def _duration_schema(minimum: dict[str, int]) -> WithJsonSchema:
+    return WithJsonSchema(
+        {
+            "anyOf": [
+                {
+                    "type": "string",
+                    "pattern": DURATION_PATTERN,
+                    # shown by VS Code's YAML extension instead of the pattern
+                    "patternErrorMessage": "a duration: a number and a unit (ms, s, m, h, d, "
+                    "w), e.g. 30s, 5m, 1h30m",
+                },
+                {"type": "number", **minimum},
+            ]
+        }
+    )
+
+
+# A duration as written ("1h30m", or a number of seconds), held in milliseconds.
+DurationMs = Annotated[int, BeforeValidator(parse_duration_ms), _duration_schema({"minimum": 0})]
+PositiveDurationMs = Annotated[
+    int,
+    BeforeValidator(parse_duration_ms),
+    AfterValidator(_positive),
+    _duration_schema({"exclusiveMinimum": 0}),
+]
 Stat = Literal["count", "sum", "min", "max", "mean", "last", "rate", "p50", "p90", "p99"]
 
 RULE_ID = r"^[a-z][a-z0-9_]*$"
+NAME = r"^[a-z][a-z0-9_]*$"  # macros and lists: snake_case, no dots (dots make field paths)
+TAG = r"^[^\s,]+$"
+
+Value = str | int | float | bool  # a literal in a list or an exception (null is not one)
+
+
+def _value(value: object) -> Value:
+    if isinstance(value, str | int | float | bool):
+        return value
+    raise ValueError("a value is a string, a number, true or false")
+
+
+def _values(value: object) -> Value | list[Value]:
+    if isinstance(value, list):
+        return [_value(item) for item in value]
+    return _value(value)
+
+
+_VALUE_SCHEMA: dict[str, Any] = {"type": ["string", "number", "boolean"]}
+ListValue = Annotated[Value, PlainValidator(_value), WithJsonSchema(_VALUE_SCHEMA)]
+FieldValues = Annotated[
+    Value | list[Value],
+    PlainValidator(_values),
+    WithJsonSchema({"anyOf": [_VALUE_SCHEMA, {"type": "array", "items": _VALUE_SCHEMA}]}),
+]
+MacroName = Annotated[str, Field(pattern=NAME, max_length=128)]
+
+
+def _exception_kind(value: object) -> str | None:
+    if isinstance(value, str):
+        return "expression"
+    return "fields" if isinstance(value, dict) else None
+
+
+ExceptionItem = Annotated[
+    Annotated[
+        str,
+        Tag("expression"),
+        Field(description="An expression over the record: a record it is true for is left out."),
+    ]
+    | Annotated[
+        dict[str, FieldValues],
+        Tag("fields"),
+        Field(
+            description="Field path -> a value (==) or a list of values (in); a record "
+            "matching every field is left out."
+        ),
+    ],
+    Discriminator(
+        _exception_kind,
+        custom_error_type="exception_kind",
+        custom_error_message="an exception is an expression (a string) or a mapping of "
+        "field to value or list of values",
+    ),
+]
 
 
 # What expressions may name, per source: (fields, prefixes of free-form maps).
@@ -149,17 +261,35 @@ def default_window_value(source: str) -> str:
     return "value" if source == "metric" else "1"
 
 
+def _title(name: str, info: Any) -> str:
+    """Schema titles from the names rule authors write (``keep_firing_for``, not
+    ``keep_firing_for_ms``)."""
+    alias = getattr(info, "alias", None) or name
+    return str(alias).replace("_", " ").capitalize()
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, field_title_generator=_title
+    )
 
 
 class WindowConfig(_Strict):
-    """A window per ``group_by`` series over the records that ``match``."""
+    """A window per ``group_by`` series over the records that ``match``; each closed
+    window is evaluated once."""
 
-    size_ms: DurationMs = Field(alias="size", gt=0)
-    hop_ms: DurationMs | None = Field(None, alias="hop", gt=0)
-    grace_ms: DurationMs = Field(10_000, alias="grace", ge=0)
-    stat: Stat
+    size_ms: PositiveDurationMs = Field(alias="size", description="Length of a window.")
+    hop_ms: PositiveDurationMs | None = Field(
+        None,
+        alias="hop",
+        description="Start a window every hop (hopping windows); default: size (tumbling).",
+    )
+    grace_ms: DurationMs = Field(
+        10_000,
+        alias="grace",
+        description="How long a window waits for late records after its end (default 10s).",
+    )
+    stat: Stat = Field(description="The statistic the condition sees as 'value'.")
     value: str | None = Field(
         None,
         description="Expression giving each record's number; booleans count as 1/0 "
@@ -174,36 +304,84 @@ class WindowConfig(_Strict):
 
 
 class ActionConfig(_Strict):
-    type: ActionType
-    params: dict[str, Any] = Field(default_factory=dict)
-    cooldown_ms: DurationMs = Field(0, alias="cooldown", ge=0)
+    """One action emitted when the alert fires."""
+
+    type: ActionType = Field(description="Sent to the topic ops.actions.<type>.")
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Passed to the executor; string values are templates ('{{ host }}').",
+    )
+    cooldown_ms: DurationMs = Field(
+        0,
+        alias="cooldown",
+        description="No repeat of this action for the same alert within this time.",
+    )
+
+
+_EXPRESSION = (
+    "An expression: fields, literals, == != < <= > >=, in, not in, startswith, "
+    "endswith, contains, matches (RE2), and, or, not, + - * / %, macros and lists."
+)
 
 
 class Rule(_Strict):
-    id: str = Field(pattern=RULE_ID, max_length=128)
-    description: str = ""
-    source: Source
-    match: str = "true"
-    window: WindowConfig | None = None
-    condition: str = "true"
-    for_ms: DurationMs = Field(0, alias="for", ge=0)
-    keep_firing_for_ms: DurationMs | None = Field(None, alias="keep_firing_for", ge=0)
-    group_by: list[str] = Field(default_factory=list)
-    severity: Severity = "warning"
-    labels: dict[str, str] = Field(default_factory=dict)
-    annotations: dict[str, str] = Field(default_factory=dict)
-    actions: list[ActionConfig] = Field(
-        default_factory=lambda: [ActionConfig(type="alert")], min_length=1
-    )
-    enabled: bool = True
+    """A rule: which records, what condition, when it fires, which actions."""
 
-    @model_validator(mode="after")
-    def _for_needs_window(self) -> Rule:
-        if self.for_ms and self.window is None:
-            raise ValueError(
-                "'for' needs a window: a rule on single records fires on the matching record"
-            )
-        return self
+    id: str = Field(
+        pattern=RULE_ID,
+        max_length=128,
+        description="Stable snake_case id, unique across files; never rename it.",
+    )
+    description: str = ""
+    source: Source = Field(description="Which records the rule reads.")
+    match: str = Field("true", description=f"Which records (default: all). {_EXPRESSION}")
+    window: WindowConfig | None = None
+    condition: str = Field(
+        "true",
+        description="When the alert is active (default: true). With a window it sees "
+        f"'value', every stat by name and the group_by fields. {_EXPRESSION}",
+    )
+    for_ms: DurationMs = Field(
+        0, alias="for", description="Active this long before firing (needs a window)."
+    )
+    keep_firing_for_ms: DurationMs | None = Field(
+        None,
+        alias="keep_firing_for",
+        description="Keep firing this long after the condition stops (default 0; 5m for "
+        "rules on single records).",
+    )
+    group_by: list[str] = Field(
+        default_factory=list, description="Fields whose values identify one alert."
+    )
+    severity: Severity = "warning"
+    labels: dict[str, str] = Field(default_factory=dict, description="Copied onto every action.")
+    annotations: dict[str, str] = Field(
+        default_factory=dict,
+        description="Templates ('{{ host }}'); 'summary' is the headline.",
+    )
+    actions: list[ActionConfig] = Field(
+        default_factory=lambda: [ActionConfig(type="alert")],
+        min_length=1,
+        description="Default: one alert.",
+    )
+    exceptions: list[ExceptionItem] = Field(
+        default_factory=list,
+        description="Records the rule never matches (an allow-list): a record matching any "
+        "exception is left out.",
+    )
+    tags: list[Annotated[str, Field(pattern=TAG)]] = Field(
+        default_factory=list, description="Free-form words to find and group rules by."
+    )
+    enabled: bool = Field(True, description="false: the rule is checked but not run.")
+
+    @field_validator("for_ms")
+    @classmethod
+    def _for_needs_window(cls, for_ms: int, info: ValidationInfo) -> int:
+        # A field validator, not a model one, so that it runs when other fields are wrong
+        # too; "window" is missing from info.data when it was wrong itself.
+        if for_ms and "window" in info.data and info.data["window"] is None:
+            raise ValueError("needs a window: a rule on single records fires on the record")
+        return for_ms
 
     @property
     def window_value(self) -> str:
@@ -226,4 +404,15 @@ class Rule(_Strict):
 
 
 class RuleFile(_Strict):
+    """A rule file: rules, and the macros and lists any rule of any file may use."""
+
+    macros: dict[MacroName, str] = Field(
+        default_factory=dict,
+        description="Named expressions (name: expression), usable in any expression of "
+        "any file; a macro may use other macros and lists.",
+    )
+    lists: dict[MacroName, list[ListValue]] = Field(
+        default_factory=dict,
+        description="Named lists of values (name: [values]), for 'field in name'.",
+    )
     rules: list[Rule] = Field(default_factory=list)

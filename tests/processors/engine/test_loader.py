@@ -107,7 +107,7 @@ def test_a_good_rule_has_a_version_that_follows_its_content(tmp_path: Path) -> N
         (
             GOOD_RULE.replace("group_by: [host]", "group_by: [hots]"),
             [
-                "r.yaml:8:5: rule host_cpu_saturated: group_by: unknown field 'hots' for source "
+                "r.yaml:8:16: rule host_cpu_saturated: group_by: unknown field 'hots' for source "
                 "metric (did you mean 'host'?)"
             ],
         ),
@@ -131,6 +131,18 @@ def test_a_good_rule_has_a_version_that_follows_its_content(tmp_path: Path) -> N
         ),
         ("- just a list\n", ["r.yaml:1:1: a rule file is a mapping with a 'rules:' list"]),
         ("rulez: []\n", ["r.yaml:1:1: unknown field 'rulez' (did you mean 'rules'?)"]),
+        (
+            'rules:\n  - id: x\n    description: "a\x07"\n',
+            [
+                "r.yaml:3:20: YAML syntax: unacceptable character U+0007: special characters "
+                "are not allowed"
+            ],
+        ),
+        ("rules: 5\n", ["r.yaml:1:8: 'rules' must be a list"]),
+        (
+            "rules:\n  - just text\n",
+            ["r.yaml:2:5: Input should be a valid dictionary or instance of Rule"],
+        ),
     ],
 )
 def test_broken_files_report_every_error_with_position(
@@ -147,13 +159,26 @@ def test_every_error_of_every_file_is_reported(tmp_path: Path) -> None:
     errors = [str(e) for e in load_rules([tmp_path]).errors]
     assert len(errors) == 3
     assert errors[0].startswith(f"{tmp_path}/a.yaml:7:5: rule host_cpu_saturated: for:")
-    assert errors[1].startswith(f"{tmp_path}/a.yaml:8:5: rule host_cpu_saturated: group_by:")
+    assert errors[1].startswith(f"{tmp_path}/a.yaml:8:16: rule host_cpu_saturated: group_by:")
     assert errors[2].startswith(f"{tmp_path}/b.yaml:4:19: rule y: match:")
 
 
-def test_for_without_window_is_an_error_on_the_rule(tmp_path: Path) -> None:
-    text = "rules:\n  - id: x\n    source: log\n    match: severity_number >= 21\n    for: 5m\n"
+def test_for_without_window_is_an_error_even_with_other_errors(tmp_path: Path) -> None:
+    text = "rules:\n  - id: X\n    source: log\n    match: severity_number >= 21\n    for: 5m\n"
     assert load_text(tmp_path, text) == [
-        "r.yaml:2:5: rule x: 'for' needs a window: a rule on single records fires on the "
-        "matching record"
+        "r.yaml:2:5: rule X: id: String should match pattern '^[a-z][a-z0-9_]*$'",
+        "r.yaml:5:5: rule X: for: needs a window: a rule on single records fires on the record",
     ]
+
+
+def test_a_file_that_is_not_utf8_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "r.yaml").write_bytes(b"rules: [\xff]\n")
+    assert [str(e) for e in load_rules([tmp_path]).errors] == [
+        f"{tmp_path}/r.yaml:1:1: not UTF-8 text (byte 8)"
+    ]
+
+
+def test_a_file_given_twice_is_loaded_once(tmp_path: Path) -> None:
+    (tmp_path / "r.yaml").write_text(GOOD_RULE)
+    result = load_rules([tmp_path, tmp_path / "r.yaml"])
+    assert result.ok and len(result.rules) == 1
