@@ -83,7 +83,10 @@ class LoadResult:
 
 
 def rule_version(rule: Rule) -> str:
-    canonical = orjson.dumps(rule.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+    """A hash of what the rule says; fields left at their defaults are left out, so a
+    new optional field in the format does not change every rule's version."""
+    fields = rule.model_dump(mode="json", exclude_defaults=True)
+    canonical = orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(canonical).hexdigest()[:12]
 
 

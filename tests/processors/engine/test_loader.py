@@ -182,3 +182,12 @@ def test_a_file_given_twice_is_loaded_once(tmp_path: Path) -> None:
     (tmp_path / "r.yaml").write_text(GOOD_RULE)
     result = load_rules([tmp_path, tmp_path / "r.yaml"])
     assert result.ok and len(result.rules) == 1
+
+
+def test_a_version_leaves_out_fields_at_their_defaults(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(GOOD_RULE)
+    (tmp_path / "b").mkdir()
+    explicit = GOOD_RULE + "    exceptions: []\n    tags: []\n    enabled: true\n"
+    (tmp_path / "b" / "a.yaml").write_text(explicit)
+    first = load_rules([tmp_path / "a.yaml"]).rules[0].version
+    assert load_rules([tmp_path / "b" / "a.yaml"]).rules[0].version == first
