@@ -331,6 +331,7 @@ class Rule(_Strict):
         pattern=RULE_ID,
         max_length=128,
         description="Stable snake_case id, unique across files; never rename it.",
+        json_schema_extra={"patternErrorMessage": "snake_case: a-z, 0-9 and _"},
     )
     description: str = ""
     source: Source = Field(description="Which records the rule reads.")
@@ -369,9 +370,9 @@ class Rule(_Strict):
         description="Records the rule never matches (an allow-list): a record matching any "
         "exception is left out.",
     )
-    tags: list[Annotated[str, Field(pattern=TAG)]] = Field(
-        default_factory=list, description="Free-form words to find and group rules by."
-    )
+    tags: list[
+        Annotated[str, Field(pattern=TAG, json_schema_extra={"patternErrorMessage": "one word"})]
+    ] = Field(default_factory=list, description="Free-form words to find and group rules by.")
     enabled: bool = Field(True, description="false: the rule is checked but not run.")
 
     @field_validator("for_ms")
