@@ -354,18 +354,26 @@ def _exceptions(check: _RuleChecker, node: CommentedMap, records: Scope) -> list
             found = check.expression(items, index, "true", records, "exceptions")
             if found is not None:
                 trees.append(found[1])
-        elif isinstance(item, CommentedMap) and item:
+        elif isinstance(item, CommentedMap) and not item:
+            message = "exceptions: an empty mapping would leave out every record"
+            check.errors.append(check.source.error(key_pos(items, index), check.rule_id, message))
+            check.failed = True
+        elif isinstance(item, CommentedMap):
             paths_ok = [check.field_path(item, key, records, "exceptions") for key in item]
-            values_ok = all(
-                isinstance(v, str | int | float | bool)
-                or (isinstance(v, list) and all(isinstance(x, str | int | float | bool) for x in v))
-                for v in item.values()
-            )
+            values_ok = all(_is_values(v) for v in item.values())  # else reported by validation
             if all(paths_ok) and values_ok:
                 trees.append(field_values({str(k): v for k, v in item.items()}))
+            else:
+                check.failed = True
         else:
             check.failed = True  # reported by validation
     return None if check.failed else trees
+
+
+def _is_values(value: Any) -> bool:
+    if isinstance(value, list):
+        return all(isinstance(v, str | int | float | bool) for v in value)
+    return isinstance(value, str | int | float | bool)
 
 
 def _rendered(text: str, tree: Node) -> str:

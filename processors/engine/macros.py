@@ -41,6 +41,9 @@ from processors.engine.model import SOURCE_FIELDS, Stat
 from processors.engine.rule_errors import Kind, RuleError, RuleSource, key_pos
 
 STATS: tuple[str, ...] = get_args(Stat)
+# Each macro's expansion is bounded, so that macros using macros twice over cannot
+# grow a rule exponentially (a list literal counts as one, whatever its length).
+MAX_MACRO_NODES = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,11 +227,32 @@ def _expand_one(defs: Definitions, name: str) -> list[RuleError]:
         defs.broken.add(name)  # the macro it uses has the error
         return []
     try:
-        defs.expanded[name] = parse(str(definition.parent[name]), defs.expanded)
+        tree = parse(str(definition.parent[name]), defs.expanded)
     except ExpressionError as exc:  # e.g. too deep once expanded
         defs.broken.add(name)
         return [_definition_error(definition, exc)]
+    if _size(tree) > MAX_MACRO_NODES:
+        defs.broken.add(name)
+        problem = ExpressionError(
+            f"macro expands to more than {MAX_MACRO_NODES} operators and operands",
+            1,
+            "a macro that uses another twice doubles it; use a list or split the rule",
+        )
+        return [_definition_error(definition, problem)]
+    defs.expanded[name] = tree
     return []
+
+
+def _size(tree: Node) -> int:
+    count, stack = 0, [tree]
+    while stack:
+        node = stack.pop()
+        count += 1
+        if isinstance(node, Binary):
+            stack += (node.left, node.right)
+        elif isinstance(node, Unary):
+            stack.append(node.operand)
+    return count
 
 
 def _cycle_error(defs: Definitions, cycle: list[str]) -> RuleError:
@@ -350,7 +374,9 @@ def field_values(mapping: Mapping[str, Any]) -> Node:
 
 
 def balanced(op: str, nodes: Sequence[Node]) -> Node:
-    """``nodes`` joined with ``op`` as a balanced tree (long allow-lists stay shallow)."""
+    """``nodes`` (one or more) joined with ``op`` as a balanced tree (long allow-lists
+    stay shallow)."""
+    assert nodes, "nothing to join"
     if len(nodes) == 1:
         return nodes[0]
     half = len(nodes) // 2

@@ -139,7 +139,7 @@ PositiveDurationMs = Annotated[
 Stat = Literal["count", "sum", "min", "max", "mean", "last", "rate", "p50", "p90", "p99"]
 
 RULE_ID = r"^[a-z][a-z0-9_]*$"
-NAME = r"^[a-z][a-z0-9_]*$"  # macros and lists: snake_case, no dots (dots make field paths)
+NAME = RULE_ID  # macros and lists: snake_case, no dots (dots make field paths)
 TAG = r"^[^\s,]+$"
 
 Value = str | int | float | bool  # a literal in a list or an exception (null is not one)
@@ -164,7 +164,7 @@ FieldValues = Annotated[
     PlainValidator(_values),
     WithJsonSchema({"anyOf": [_VALUE_SCHEMA, {"type": "array", "items": _VALUE_SCHEMA}]}),
 ]
-MacroName = Annotated[str, Field(pattern=NAME, max_length=128)]
+Name = Annotated[str, Field(pattern=NAME, max_length=128)]
 
 
 def _exception_kind(value: object) -> str | None:
@@ -407,12 +407,12 @@ class Rule(_Strict):
 class RuleFile(_Strict):
     """A rule file: rules, and the macros and lists any rule of any file may use."""
 
-    macros: dict[MacroName, str] = Field(
+    macros: dict[Name, str] = Field(
         default_factory=dict,
         description="Named expressions (name: expression), usable in any expression of "
         "any file; a macro may use other macros and lists.",
     )
-    lists: dict[MacroName, list[ListValue]] = Field(
+    lists: dict[Name, list[ListValue]] = Field(
         default_factory=dict,
         description="Named lists of values (name: [values]), for 'field in name'.",
     )

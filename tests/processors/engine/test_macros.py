@@ -175,6 +175,16 @@ def test_macro_and_list_errors(tmp_path: Path, rules: str, expected: list[str]) 
     assert messages(load(tmp_path, r=rules), tmp_path) == expected
 
 
+def test_a_macro_cannot_grow_exponentially(tmp_path: Path) -> None:
+    lines = ["macros:", "  m0: value > 1"]
+    lines += [f"  m{i}: m{i - 1} or m{i - 1}" for i in range(1, 40)]
+    lines += ["rules:", "  - id: x", "    source: metric", "    match: m39"]
+    assert messages(load(tmp_path, r="\n".join(lines) + "\n"), tmp_path) == [
+        "r.yaml:14:8: macro m12: macro expands to more than 10000 operators and operands (a "
+        "macro that uses another twice doubles it; use a list or split the rule)"
+    ]
+
+
 def test_a_name_defined_twice_across_files_names_both_places(tmp_path: Path) -> None:
     result = load(
         tmp_path,
@@ -252,6 +262,7 @@ rules:
       - servce == "a"
       - {service: [a, null], "bad path": 1}
       - [a]
+      - {}
 """
     assert messages(load(tmp_path, r=text), tmp_path) == [
         "r.yaml:5:9: rule x: exceptions: unknown field 'servce' (did you mean 'service'?)",
@@ -260,6 +271,7 @@ rules:
         "labels.state)",
         "r.yaml:7:9: rule x: exceptions: an exception is an expression (a string) or a mapping "
         "of field to value or list of values",
+        "r.yaml:8:9: rule x: exceptions: an empty mapping would leave out every record",
     ]
 
 
@@ -304,3 +316,40 @@ def test_errors_inside_quoted_and_multi_line_strings(
     text = f"rules:\n  - id: x\n    source: log\n\n    {match}\n"
     [error] = messages(load(tmp_path, r=text), tmp_path)
     assert error.startswith(f"r.yaml:{position}: rule x: match: unknown field 'hots'"), error
+
+
+# --- robustness ------------------------------------------------------------------------
+
+RICH = (
+    DEFINITIONS
+    + CPU_RULE
+    + """\
+    exceptions:
+      - host in batch_hosts
+      - {service: [a, b], labels.state: used}
+    tags: [capacity]
+  - id: fatal_logs
+    source: log
+    match: severity_number in fatal_levels and body matches "OOM|panic"
+    exceptions: ['service == "test"']
+"""
+)
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_a_mangled_file_never_crashes_and_never_drops_a_rule_silently(
+    tmp_path: Path, seed: int
+) -> None:
+    """Delete, double or swap one character anywhere: either an error is reported, or
+    every rule loads."""
+    text = list(RICH)
+    at = (seed * 7919) % len(text)
+    if seed % 3 == 0:
+        del text[at]
+    elif seed % 3 == 1:
+        text.insert(at, text[at])
+    else:
+        text[at], text[at - 1] = text[at - 1], text[at]
+    result = load(tmp_path, r="".join(text))
+    if result.ok:
+        assert len(result.rules) == 2
