@@ -59,6 +59,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from processors.engine.compiler import CompiledRulebook
+from streams.batch_loop import Offsets
 from streams.firehose import FirehoseBatch, FirehoseService
 from streams.metrics import Metrics
 from streams.settings import OpsrulesSettings, load_settings
@@ -430,7 +431,7 @@ class TimedFirehose(FirehoseService):
 
     The wall time is split into phases without changing the loop: ``fetch`` (between
     two batches: in ``getmany``), ``process`` (``FirehoseBatch.process``), ``commit``,
-    and ``send_and_acks`` (the rest of ``_handle``: producer sends and waiting for acks).
+    and ``send_and_acks`` (the rest of ``handle``: producer sends and waiting for acks).
     """
 
     def __init__(
@@ -439,7 +440,7 @@ class TimedFirehose(FirehoseService):
         self.bench_counters = new_counters()
         super().__init__(settings, rulebook, self.bench_counters, **kwargs)
         self.expect = expect
-        self.assigned: tuple[float, float] | None = None
+        self.assigned_at: tuple[float, float] | None = None
         self.first: tuple[float, float] | None = None
         self.last: tuple[float, float] | None = None
         self.fetches = 0
@@ -458,23 +459,23 @@ class TimedFirehose(FirehoseService):
         self.batch.process = timed_process  # type: ignore[method-assign]
 
     def _phase(self, name: str, seconds: float) -> None:
-        if self.assigned is not None and self.last is None:
+        if self.assigned_at is not None and self.last is None:
             self.phases[name] += seconds
 
-    async def restore(self, assigned: list[TopicPartition]) -> None:
-        await super().restore(assigned)
-        if assigned and self.assigned is None:
-            self.assigned = (time.perf_counter(), time.process_time())
-            self._handled_at = self.assigned[0]
+    async def assigned(self, partitions: list[TopicPartition]) -> None:
+        await super().assigned(partitions)
+        if partitions and self.assigned_at is None:
+            self.assigned_at = (time.perf_counter(), time.process_time())
+            self._handled_at = self.assigned_at[0]
 
-    async def commit(self) -> None:
+    async def commit(self, offsets: Offsets) -> None:
         started = time.perf_counter()
         try:
-            await super().commit()
+            await super().commit(offsets)
         finally:
             self._phase("commit", time.perf_counter() - started)
 
-    async def _handle(self, batches: dict[TopicPartition, list[Any]]) -> None:
+    async def handle(self, batches: dict[TopicPartition, list[Any]]) -> None:
         started = time.perf_counter()
         if self._handled_at is not None:
             self._phase("fetch", started - self._handled_at)
@@ -483,7 +484,7 @@ class TimedFirehose(FirehoseService):
             if self.first is None:
                 self.first = (started, time.process_time())
         before = dict(self.phases)
-        await super()._handle(batches)
+        await super().handle(batches)
         ended = time.perf_counter()
         inner = sum(self.phases[k] - before[k] for k in ("process", "commit"))
         self._phase("send_and_acks", ended - started - inner)
@@ -605,15 +606,15 @@ async def firehose(
                 await asyncio.wait_for(service.finished.wait(), 1.0)
     finally:
         await service.stop()
-    assert service.assigned and service.first and service.last
-    wall_s = service.last[0] - service.assigned[0]
-    cpu_s = service.last[1] - service.assigned[1]
+    assert service.assigned_at and service.first and service.last
+    wall_s = service.last[0] - service.assigned_at[0]
+    cpu_s = service.last[1] - service.assigned_at[1]
     done = counts(service.bench_counters)
     records = done["records_in"]
     return {
         "records": records,
         "fetches": service.fetches,
-        "first_fetch_s": round(service.first[0] - service.assigned[0], 4),
+        "first_fetch_s": round(service.first[0] - service.assigned_at[0], 4),
         **_rates(records, records, wall_s, cpu_s),
         "phases_s": {name: round(value, 4) for name, value in service.phases.items()},
         **done,

@@ -1,7 +1,7 @@
 """The real ``opsrules worker`` as a subprocess, timed from outside through /metrics.
 
 Records/s are counted from the first record the worker processed to the moment every
-record was processed and every signal emitted so far had been evaluated by the rules
+record was processed and every signal emitted so far had been decided by the rules
 (so the decision tier is inside the span); the group join is outside it. CPU seconds
 are the worker's user + system time over the same span; peak RSS is its VmHWM.
 """
@@ -89,9 +89,9 @@ def time_worker(
             done = totals.get("opsrules_records_total", 0)
             if done and first is None:
                 first = (time.perf_counter() - POLL_S / 2, _cpu_s(process))
-            evaluated = totals.get("opsrules_rule_evaluations_total", 0)
+            decided = totals.get("opsrules_signals_decided_total", 0)
             emitted = totals.get("opsrules_signals_total", 0)
-            if done >= records and evaluated >= emitted:
+            if done >= records and decided >= emitted:
                 last = (time.perf_counter(), _cpu_s(process))
                 break
             time.sleep(POLL_S)

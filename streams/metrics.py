@@ -23,6 +23,8 @@ HELP = {
     "opsrules_signals_total": "Signals emitted, by kind.",
     "opsrules_windows_filtered_total": "Window results not sent: false for every rule, "
     "long after the last true one (the alert stays inactive).",
+    "opsrules_signals_decided_total": "Signals read by the decision tier (decided or "
+    "dead-lettered).",
     "opsrules_rule_evaluations_total": "Rule evaluations in the decision tier, by rule.",
     "opsrules_actions_total": "Actions emitted, by type and status.",
     "opsrules_suppressed_actions_total": "Would-be actions not emitted, by reason.",

@@ -48,8 +48,15 @@ ACTION_TYPES = ("alert", "heal", "scale", "incident")
 _TOPIC_CONFIG = {"deadletter": {"retention.ms": str(14 * 24 * 3600 * 1000)}}
 
 
+def alerts_changelog_topic(settings: OpsrulesSettings) -> str:
+    """The decision tier's alert state (compacted; partition p holds the state of the
+    alerts whose signals arrive on partition p of the signals topic)."""
+    return settings.topic(f"{settings.app_id}.alerts.changelog")
+
+
 def topic_specs(settings: OpsrulesSettings) -> list[TopicSpec]:
-    """Every topic opsrules reads or writes, with its full name and partitions."""
+    """Every topic opsrules reads or writes, with its full name and partitions: the
+    topics of :data:`TOPIC_ROLES`, then the internal ``alerts_changelog``."""
     return [
         TopicSpec(
             role=role,
@@ -58,6 +65,13 @@ def topic_specs(settings: OpsrulesSettings) -> list[TopicSpec]:
             config=_TOPIC_CONFIG.get(role, {}),
         )
         for role in TOPIC_ROLES
+    ] + [
+        TopicSpec(
+            role="alerts_changelog",
+            name=alerts_changelog_topic(settings),
+            partitions=settings.partitions,
+            config={"cleanup.policy": "compact"},
+        )
     ]
 
 

@@ -19,6 +19,7 @@ from mode import Service
 from processors.engine.compiler import CompiledRulebook, compile_rulebook
 from processors.engine.loader import load_rules
 from streams.app import create_app
+from streams.decision_tier import DecisionService
 from streams.errors import RulesError
 from streams.firehose import FirehoseService
 from streams.metrics import Metrics
@@ -66,10 +67,12 @@ def run_worker(
     if created:
         log.info("created topics: %s", ", ".join(created))
     metrics = Metrics()
-    app = create_app(settings, rulebook if decisions else None, metrics)
+    app = create_app(settings, metrics)
     services: list[Service] = []
     if firehose:
         services.append(FirehoseService(settings, rulebook, metrics, loop=loop))
+    if decisions:
+        services.append(DecisionService(settings, rulebook, metrics, loop=loop))
     if timeout_s is not None:
         services.append(StopAfter(timeout_s, loop=loop))
     worker = faust.Worker(

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import orjson
 
+from streams.decision_tier import DECISIONS_GROUP
 from streams.schemas import Signal
 from streams.settings import OpsrulesSettings
 from streams.topics import ACTION_TYPES, action_topic
@@ -59,7 +60,7 @@ async def wait_for_signals(
         await consumer.stop()
     while True:
         ends = {p: o for p, o in (await end_offsets(settings, topic)).items() if o}
-        done = await committed_offsets(settings, settings.app_id, topic)
+        done = await committed_offsets(settings, settings.group_id(DECISIONS_GROUP), topic)
         if all(done.get(p, 0) >= o for p, o in ends.items()):
             return
         assert time.monotonic() < deadline, "the decision tier did not consume every signal"

@@ -24,7 +24,8 @@ def test_environment_prefix_names_and_overrides(monkeypatch: pytest.MonkeyPatch)
     names = {s.role: s.name for s in topic_specs(settings)}
     assert names["metrics"] == "team-a.ops.metrics"
     assert names["signals"] == "team-a.my.signals"
-    assert set(names) == set(TOPIC_ROLES) and len(names) == 12
+    assert set(names) == {*TOPIC_ROLES, "alerts_changelog"} and len(names) == 13
+    assert names["alerts_changelog"] == "team-a.ops-a.alerts.changelog"
     assert settings.group_id("firehose") == "ops-a.firehose"
     assert {s.partitions for s in topic_specs(settings)} == {8}
 

@@ -77,6 +77,25 @@ def test_replaying_signals_changes_nothing_and_ids_are_stable() -> None:
     assert fresh == first
 
 
+def test_a_replay_against_state_that_is_ahead_repeats_nothing() -> None:
+    """A crash after the state was saved but before the input offsets were committed:
+    the signals are read again against a state that already holds their effect. The
+    resolve-and-refire inside the replayed stretch must not happen twice (evaluations
+    at or before the state's last evaluation time are ignored)."""
+    rulebook = shipped_rulebook()
+    group = {"host": "db-1"}
+    signals = [
+        window_signal(["host_disk_full"], group, 0, max=0.99),
+        window_signal(["host_disk_full"], group, 1),  # empty: resolves
+        window_signal(["host_disk_full"], group, 2, max=0.99),  # fires again
+        window_signal(["host_disk_full"], group, 3, max=0.99),
+    ]
+    store = DictStore()
+    first = [a.status for s in signals for a in decide(s, rulebook, store).actions]
+    assert first == ["firing", "resolved", "firing"]
+    assert [a for s in signals[1:] for a in decide(s, rulebook, store).actions] == []
+
+
 def test_cooldown_suppresses_a_repeat_of_the_same_action(tmp_path: Path) -> None:
     rulebook = rulebook_from_yaml(
         tmp_path,
