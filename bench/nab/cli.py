@@ -145,7 +145,7 @@ def _our_detector() -> tuple[SeriesScorer, float]:
 
 
 def _file_done(done: int, total: int, series: Series, elapsed_s: float) -> None:
-    _progress(f"{done}/{total} {series.path}: {len(series.values)} rows in {elapsed_s:.1f} s")
+    _progress(f"{done}/{total} {series.path}: {len(series.values)} rows in {elapsed_s:.2f} s")
 
 
 def _progress(message: str) -> None:

@@ -8,6 +8,7 @@ normalised scores per profile out, at a fixed threshold or at NAB's swept one.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,12 +24,21 @@ from bench.nab.scoring import (
     score_at,
     sweep_rows,
 )
+from streams.errors import OpsrulesError
 
 SeriesScorer = Callable[[Sequence[float], Sequence[int]], list[float]]
 """``(values, timestamps_ms) -> anomaly scores in [0, 1]``, one per row, online."""
 
 Progress = Callable[[int, int, Series, float], None]
 """``(done, total, series, elapsed_s)`` after each series."""
+
+
+class AnomalyScoresError(OpsrulesError):
+    """A detector's scores NAB cannot rank: missing, one per row not kept, not finite."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = path
+        super().__init__(f"{path}: {problem}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,16 +132,10 @@ def score_corpus(
     scores every file at the best threshold, as NAB's optimise + score steps do
     (the total is the sum of per-file scores). A fixed threshold detects every row
     whose score is >= it. Rows of each file's probationary period never count.
+    Raises :class:`AnomalyScoresError` for a missing, short or non-finite score.
     """
-    missing = [s.path for s in corpus.series if s.path not in scores_by_file]
-    if missing:
-        raise KeyError(f"no anomaly scores for {len(missing)} series, e.g. {missing[0]}")
     for series in corpus.series:
-        if len(scores_by_file[series.path]) != len(series.values):
-            raise ValueError(
-                f"{series.path}: {len(scores_by_file[series.path])} anomaly scores for "
-                f"{len(series.values)} rows"
-            )
+        _check_scores(series, scores_by_file.get(series.path))
     chosen = tuple(profiles) if profiles is not None else corpus.profiles
     return CorpusScore(
         profiles={p.name: _score_profile(scores_by_file, corpus, p, threshold) for p in chosen},
@@ -148,11 +152,7 @@ def run_detector(
     for done, series in enumerate(corpus.series, start=1):
         started = time.perf_counter()
         result = scorer(series.values, series.timestamps_ms)
-        if len(result) != len(series.values):
-            raise ValueError(
-                f"detector returned {len(result)} scores for {len(series.values)} rows "
-                f"of {series.path}"
-            )
+        _check_scores(series, result)
         scores[series.path] = result
         if progress is not None:
             progress(done, len(corpus.series), series, time.perf_counter() - started)
@@ -174,6 +174,22 @@ def opsrules_scorer() -> tuple[SeriesScorer, float]:
         ]
 
     return scorer, float(THRESHOLD)
+
+
+def _check_scores(series: Series, scores: Sequence[float] | None) -> None:
+    if scores is None:
+        raise AnomalyScoresError(series.path, "no anomaly scores for this series")
+    if len(scores) != len(series.values):
+        raise AnomalyScoresError(
+            series.path, f"{len(scores)} anomaly scores for {len(series.values)} rows"
+        )
+    for row, score in enumerate(scores):
+        if not math.isfinite(score):
+            raise AnomalyScoresError(
+                series.path,
+                f"anomaly score {score} at row {row} ({series.timestamps[row]}); NAB ranks "
+                "rows by score, so every score must be a finite number",
+            )
 
 
 def _score_profile(

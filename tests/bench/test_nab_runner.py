@@ -17,7 +17,7 @@ import pytest
 from bench.nab import cli
 from bench.nab.corpus import NabDataError, load_corpus
 from bench.nab.results import read_results, results_path, write_results
-from bench.nab.runner import opsrules_scorer, run_detector, score_corpus
+from bench.nab.runner import AnomalyScoresError, opsrules_scorer, run_detector, score_corpus
 from bench.nab.scoring import PROFILES
 from streams.cli import build_parser
 
@@ -163,8 +163,10 @@ def test_run_detector_scores_every_series_and_reports_progress(tmp_path: Path) -
 
 def test_run_detector_rejects_a_detector_that_skips_rows(tmp_path: Path) -> None:
     corpus = load_corpus(make_nab_dir(tmp_path))
-    with pytest.raises(ValueError, match=r"199 scores for 200 rows of catA/a\.csv"):
+    with pytest.raises(AnomalyScoresError, match=r"catA/a\.csv: 199 anomaly scores for 200 rows"):
         run_detector(corpus, lambda v, t: [0.0] * (len(v) - 1))
+    with pytest.raises(AnomalyScoresError, match=r"nan at row 3 \(2014-01-01 00:15:00\)"):
+        run_detector(corpus, lambda v, t: [math.nan if i == 3 else 0.0 for i in range(len(v))])
 
 
 def test_perfect_detector_scores_100_and_silent_one_0(tmp_path: Path) -> None:
@@ -194,13 +196,16 @@ def test_false_alarms_cost_and_the_sweep_finds_the_threshold_that_avoids_them(
     assert swept.normalised == pytest.approx(100.0)
 
 
-def test_score_corpus_refuses_missing_or_short_scores(tmp_path: Path) -> None:
+def test_score_corpus_refuses_missing_short_or_non_finite_scores(tmp_path: Path) -> None:
     corpus = load_corpus(make_nab_dir(tmp_path))
-    with pytest.raises(KeyError, match="no anomaly scores for 1 series"):
+    with pytest.raises(AnomalyScoresError, match=r"catB/quiet\.csv: no anomaly scores"):
         score_corpus({"catA/a.csv": [0.0] * 200, "catA/b.csv": [0.0] * 200}, corpus, 0.5)
     short = {s.path: [0.0] * (len(s.values) - 1) for s in corpus.series}
-    with pytest.raises(ValueError, match="199 anomaly scores for 200 rows"):
+    with pytest.raises(AnomalyScoresError, match="199 anomaly scores for 200 rows"):
         score_corpus(short, corpus, 0.5)
+    infinite = {s.path: [math.inf] * len(s.values) for s in corpus.series}
+    with pytest.raises(AnomalyScoresError, match="inf at row 0"):
+        score_corpus(infinite, corpus, 0.5)
 
 
 @dataclass
