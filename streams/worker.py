@@ -40,6 +40,15 @@ class StopAfter(Service):
         self.loop.call_later(self.timeout_s, os.kill, os.getpid(), signal.SIGTERM)
 
 
+class _Worker(faust.Worker):  # type: ignore[misc]
+    """faust's worker without its terminal spinner: to spin on every log record, faust
+    sets the root logger to DEBUG, and every ``log.debug`` of aiokafka's send path then
+    builds a record that the handlers drop (measured: 4% of the worker's CPU)."""
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        self.spinner = None
+
+
 def load_rulebook(settings: OpsrulesSettings) -> CompiledRulebook:
     """Load and compile ``settings.rules_dir``; every error is reported at once."""
     if not settings.rules_dir.exists():
@@ -75,7 +84,7 @@ def run_worker(
         services.append(DecisionService(settings, rulebook, metrics, loop=loop))
     if timeout_s is not None:
         services.append(StopAfter(timeout_s, loop=loop))
-    worker = faust.Worker(
+    worker = _Worker(
         app, *services, loop=loop, loglevel=loglevel, quiet=True, redirect_stdouts=False
     )
     try:
