@@ -2,15 +2,20 @@
 
 Both tiers run on it (DESIGN.md, "Two tiers"; faust's per-event agent machinery is
 what the decision tier measured as its bottleneck too): fetch a batch, turn it into
-outgoing records with a pure-ish core, send them all, wait for every ack, then commit.
-Subclasses say what to consume and implement :meth:`BatchLoopService.handle` and the
-rebalance hooks; this class owns the clients, the loop, the stop and the crash path.
+outgoing records with a pure-ish core, send them, fetch the next. Every
+``OPSRULES_COMMIT_INTERVAL_MS`` (and before a rebalance and at stop) the loop waits
+until every record sent so far is acknowledged and then commits, so a committed offset
+never runs ahead of an output that might be lost; waiting for acks per batch instead
+cost a broker round trip per batch in latency. Subclasses say what to consume and
+implement :meth:`BatchLoopService.handle` and the rebalance hooks; this class owns the
+clients, the loop, the commits, the stop and the crash path.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -73,17 +78,19 @@ class BatchLoopService(Service):
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self._committed: Offsets = {}
+        self._unacked: list[asyncio.Future[Any]] = []
         super().__init__(**kwargs)
 
     # -- what subclasses provide ------------------------------------------------------
 
     async def handle(self, batches: dict[TopicPartition, list[Any]]) -> None:
-        """Process one fetched batch: send its outputs (:meth:`send_all`), then
-        :meth:`commit`. Called with an empty dict when a poll timed out."""
+        """Process one fetched batch and send its outputs (:meth:`send_all`). Called
+        with an empty dict when a poll timed out."""
         raise NotImplementedError
 
     def commits(self) -> Offsets:
-        """What may be committed now (called before partitions are revoked)."""
+        """What may be committed once everything sent so far is acknowledged (called
+        every ``commit_interval_ms``, before partitions are revoked, and at stop)."""
         return {}
 
     async def assigned(self, partitions: list[TopicPartition]) -> None:
@@ -140,6 +147,8 @@ class BatchLoopService(Service):
     async def _run(self) -> None:
         assert self._consumer is not None
         settings = self.settings
+        interval_s = settings.commit_interval_ms / 1000
+        last_commit_s = time.monotonic()
         try:
             while not self._stopping.is_set():
                 batches = await self._consumer.getmany(
@@ -154,12 +163,17 @@ class BatchLoopService(Service):
                     assignment = self._consumer.assignment()
                     batches = {tp: rs for tp, rs in batches.items() if tp in assignment}
                 await self.handle(batches)
+                if time.monotonic() - last_commit_s >= interval_s:
+                    await self.commit(self.commits())
+                    last_commit_s = time.monotonic()
+            await self.commit(self.commits())
         except Exception as exc:
             log.exception("%s loop crashed; stopping the worker", self.component)
             await self.crash(exc)  # the worker stops and exits non-zero
 
-    async def send_all(self, outgoing: Iterable[Outgoing]) -> None:
-        """Send every record and wait until the broker acknowledged all of them."""
+    async def send_all(self, outgoing: Iterable[Outgoing]) -> list[asyncio.Future[Any]]:
+        """Send every record without waiting for the acks; the next :meth:`commit` waits
+        for them. Returns the acks' futures for callers that order later sends on them."""
         producer = self.producer
         sends = [
             await producer.send(
@@ -167,11 +181,19 @@ class BatchLoopService(Service):
             )
             for o in outgoing
         ]
-        await asyncio.gather(*sends)
+        self._unacked.extend(sends)
+        return sends
+
+    def track(self, pending: asyncio.Future[Any]) -> None:
+        """Make the next :meth:`commit` wait for ``pending`` as well."""
+        self._unacked.append(pending)
 
     async def commit(self, offsets: Offsets) -> None:
-        """Commit what changed since the last commit."""
+        """Wait until every record sent so far is acknowledged, then commit what changed
+        since the last commit. A failed send raises here and stops the loop."""
         assert self._consumer is not None
+        unacked, self._unacked = self._unacked, []
+        await asyncio.gather(*unacked)
         changed = {tp: pair for tp, pair in offsets.items() if self._committed.get(tp) != pair}
         if changed:
             await self._consumer.commit(changed)

@@ -12,8 +12,10 @@ the bottleneck of the whole pipeline. Now it is the same batch loop as the fireh
   topic, key = fingerprint, on the **same partition number** as the signals it came
   from. When a signals partition is assigned, its changelog partition is read to the
   end before the first batch.
-- Per batch: decide every signal, send the actions and dead letters and wait for
-  their acks, then write the changed states and wait, then commit the signal offsets.
+- Per batch: decide every signal, send the actions and dead letters; once they are
+  acknowledged (and the previous batch's states are written), write the changed
+  states. The signal offsets are committed after all of that is acknowledged
+  (:mod:`streams.batch_loop`).
   A crash before the state write re-reads the signals against the old state and sends
   the same actions again under the same deterministic ids; a crash after it re-reads
   them against a state that already holds them, and the alert state machine ignores
@@ -23,6 +25,7 @@ the bottleneck of the whole pipeline. Now it is the same batch loop as the fireh
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -161,6 +164,7 @@ class DecisionService(BatchLoopService):
         **kwargs: Any,
     ) -> None:
         self.batch = DecisionBatch(settings, rulebook, metrics)
+        self._saving: asyncio.Future[None] | None = None
         super().__init__(settings, metrics, [self.batch.signals_topic], **kwargs)
 
     def commits(self) -> Offsets:
@@ -188,9 +192,23 @@ class DecisionService(BatchLoopService):
         if not batches:
             return
         out, updates = self.batch.process(batches, now_ms=int(time.time() * 1000))
-        await self.send_all(out)  # actions first: a state is saved only once they are out
-        await self.send_all(updates)
-        await self.commit(self.batch.commits())
+        acks = await self.send_all(out)
+        if updates:
+            # A state is saved only once its batch's actions are acknowledged, and after
+            # the previous batch's states: chained, so the loop does not wait for it.
+            self._saving = asyncio.ensure_future(self._save(self._saving, acks, updates))
+            self.track(self._saving)
+
+    async def _save(
+        self,
+        previous: asyncio.Future[None] | None,
+        acks: list[asyncio.Future[Any]],
+        updates: list[Outgoing],
+    ) -> None:
+        if previous is not None:
+            await previous
+        await asyncio.gather(*acks)
+        await asyncio.gather(*await self.send_all(updates))
 
 
 async def read_changelog(

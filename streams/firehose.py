@@ -201,6 +201,4 @@ class FirehoseService(BatchLoopService):
             self.batch.revoke(tp)
 
     async def handle(self, batches: dict[TopicPartition, list[Any]]) -> None:
-        outgoing = self.batch.process(batches, now_ms=int(time.time() * 1000))
-        await self.send_all(outgoing)  # every output acknowledged before we commit
-        await self.commit(self.batch.commits())
+        await self.send_all(self.batch.process(batches, now_ms=int(time.time() * 1000)))

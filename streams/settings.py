@@ -108,6 +108,14 @@ class OpsrulesSettings(BaseSettings):
         10_000, ge=1, description="Most records one getmany() returns."
     )
     firehose_poll_timeout_ms: int = Field(200, ge=1, le=60_000)
+    commit_interval_ms: int = Field(
+        1_000,
+        ge=0,
+        le=600_000,
+        description="How often each batch loop waits for its outputs' acks and commits "
+        "offsets (0: after every batch). Longer: less work per record, more to re-read "
+        "after a crash.",
+    )
 
     # The faust web server (off unless a port is set).
     web_port: int | None = Field(None, ge=1, le=65_535)
