@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from processors.engine.compiler import CompiledRulebook, WindowFeed, group_text
+from processors.engine.expressions import fields, parse
 from processors.ids import stable_id
 from processors.windowing import AddOutcome, PartitionWindows, WindowResult
 from streams.schemas import Signal
@@ -60,6 +61,16 @@ class Router:
         self.next_offset = 0  # one past the highest offset routed
         self.feed_rules = {
             spec_id: [rulebook.rules[rule_id] for rule_id in feed.rule_ids]
+            for spec_id, feed in self.feeds.items()
+        }
+        # Feeds whose rules' conditions read a group_by value: only those need the
+        # series key split back into values for each window result (measured: 7% of
+        # the firehose's time went to doing it for every result).
+        self.conditions_read_group = {
+            spec_id: any(
+                set(feed.group_by) & fields(parse(rule.rule.condition))
+                for rule in self.feed_rules[spec_id]
+            )
             for spec_id, feed in self.feeds.items()
         }
         # Pre-filter (see close): when a rule was last true for a series, per (rule, key);
@@ -148,7 +159,7 @@ class Router:
             assert window is not None
             if context is None:
                 context = {**values, "count": float(result.count)}
-                if feed.group_by:
+                if self.conditions_read_group[result.spec_id]:
                     context.update(group_of(feed, result.series_key))
             context["value"] = values.get(window.stat, context.get(window.stat))
             key = (rule.id, result.series_key)
