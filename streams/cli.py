@@ -12,6 +12,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from streams.errors import OpsrulesError
 from streams.settings import OpsrulesSettings, load_settings
@@ -70,6 +71,13 @@ def _cmd_check(args: argparse.Namespace, settings: OpsrulesSettings) -> int:
         return 1
     print(f"{len(result.rules)} rules OK in {len(files)} file(s)", file=sys.stderr)
     return 0
+
+
+def _cmd_test(args: argparse.Namespace, settings: OpsrulesSettings) -> int:
+    from streams.ruletest import run_tests
+
+    rules_dir = args.rules or settings.rules_dir
+    return run_tests(args.paths, rules_dir, matcher=settings.matcher, junit=args.junit)
 
 
 def _cmd_bench(args: argparse.Namespace, settings: OpsrulesSettings) -> int:
@@ -138,6 +146,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("paths", nargs="*", metavar="PATH", help="rule files or directories")
     check.set_defaults(handler=_cmd_check)
+
+    test = sub.add_parser(
+        "test",
+        help="run rule unit tests (rules/tests/*.yaml) on a virtual clock, no Kafka",
+        description="Runs every rule test file under PATH (default: <rules>/tests): input "
+        "records at time offsets through the production cores, the actions decided compared "
+        "with the expected ones at each eval_at. Prints PASS/FAIL per test, a diff for each "
+        "failure and 'N passed, M failed'. Exit status 1 on a failure or a broken test file. "
+        "Format: rules/README.md, 'Testing rules'.",
+    )
+    test.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="test files or folders")
+    test.add_argument(
+        "--rules",
+        type=Path,
+        metavar="DIR",
+        help="the rule folder; a test file's rule_files are relative to it "
+        "(default: OPSRULES_RULES_DIR, 'rules')",
+    )
+    test.add_argument("--junit", type=Path, metavar="FILE", help="also write JUnit XML to FILE")
+    test.set_defaults(handler=_cmd_test)
 
     worker = sub.add_parser(
         "worker",

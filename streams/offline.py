@@ -1,8 +1,10 @@
 """Run records through the production cores without Kafka, on a virtual clock.
 
 The same decode → route → window → decide path as the worker, with one partition per
-input topic and processing time equal to event time. Used by rule tests and by the
-scenario tests; the only things it leaves out are Kafka itself and partitioning.
+input topic and processing time equal to event time. Records of the ``signals`` role
+go straight to the decision core, as they do in the decision tier. Used by rule tests
+(``opsrules test``) and by the scenario tests; the only things it leaves out are Kafka
+itself and partitioning.
 """
 
 from __future__ import annotations
@@ -15,12 +17,15 @@ import orjson
 from processors.engine.compiler import CompiledRulebook
 from processors.engine.decisions import DictStore, Suppressed, decide
 from processors.routing import Routed, Router
-from streams.codec import Rejected
+from streams.codec import Rejected, decode
 from streams.ingest import SOURCES, Limits, decode_input
 from streams.schemas import Action, Signal
 
+SIGNALS_ROLE = "signals"  # records of this role are signals for the decision core
+ROLES = (*SOURCES, SIGNALS_ROLE)
+
 # Virtual time needs no guard against clocks far off.
-_LIMITS = Limits(max_record_bytes=1_048_576, max_future_skew_ms=2**62, max_age_ms=2**62)
+LIMITS = Limits(max_record_bytes=1_048_576, max_future_skew_ms=2**62, max_age_ms=2**62)
 
 
 @dataclass(slots=True)
@@ -39,8 +44,9 @@ def run_offline(
     idle_timeout_ms: int = 30_000,
     flush_ms: int = 10 * 60_000,
 ) -> OfflineRun:
-    """Feed ``(topic role, record)`` pairs in order; then let ``flush_ms`` of virtual
-    time pass so that every window closes. Returns every action and signal."""
+    """Feed ``(topic role, record)`` pairs in order (a role of :data:`ROLES`); then let
+    ``flush_ms`` of virtual time pass so that every window closes. Returns every action
+    and signal."""
     run = OfflineRun()
     routers = {
         role: Router(rulebook, source, idle_timeout_ms=idle_timeout_ms)
@@ -50,30 +56,40 @@ def run_offline(
     now_ms = 0
     for offset, (role, value) in enumerate(records):
         raw = value if isinstance(value, bytes) else orjson.dumps(value)
-        decoded = decode_input(SOURCES[role], raw, _LIMITS, now_ms)
-        if isinstance(decoded, Rejected):
-            run.rejected.append((role, decoded))
-            continue
         signals: list[Signal] = []
-        router = routers[role]
-        outcomes = set()
-        for index, item in enumerate(decoded):
-            ts_ms: int = item["ts_ms"]
-            now_ms = max(now_ms, ts_ms)
-            outcomes.add(
-                router.route(
-                    item,
-                    ts_ms=ts_ms,
-                    offset=offset,
-                    ref=f"{role}/{offset}/{index}",
-                    now_ms=now_ms,
-                    out=signals,
+        injected: Signal | None = None
+        if role == SIGNALS_ROLE:
+            read = decode(raw, Signal, LIMITS.max_record_bytes)
+            if isinstance(read, Rejected):
+                run.rejected.append((role, read))
+                continue
+            injected, now_ms = read, max(now_ms, read.ts_ms)
+        else:
+            decoded = decode_input(SOURCES[role], raw, LIMITS, now_ms)
+            if isinstance(decoded, Rejected):
+                run.rejected.append((role, decoded))
+                continue
+            router = routers[role]
+            outcomes = set()
+            for index, item in enumerate(decoded):
+                ts_ms: int = item["ts_ms"]
+                now_ms = max(now_ms, ts_ms)
+                outcomes.add(
+                    router.route(
+                        item,
+                        ts_ms=ts_ms,
+                        offset=offset,
+                        ref=f"{role}/{offset}/{index}",
+                        now_ms=now_ms,
+                        out=signals,
+                    )
                 )
-            )
-        if Routed.PROCESSED not in outcomes and Routed.LATE in outcomes:
-            run.late += 1
+            if Routed.PROCESSED not in outcomes and Routed.LATE in outcomes:
+                run.late += 1
         for each in routers.values():
             signals.extend(each.close(now_ms))
+        if injected is not None:
+            signals.append(injected)  # after the windows that closed before it
         _decide(signals, rulebook, store, run)
     end_ms = now_ms + flush_ms
     for step_ms in range(now_ms, end_ms + 1, idle_timeout_ms):
