@@ -11,11 +11,11 @@ For each ``--series`` count, a fresh child process (so that its peak RSS is its 
    (the shipped ``host_cpu_saturated`` feed: tumbling 1 m mean per host, grace 10 s):
    **open** = RSS − baseline, one open window with one value per series;
 3. routes a sample no rule matches, past that window's end + grace, and closes: every
-   window is emitted as a ``window`` Signal (all at once, as the firehose does when the
-   watermark passes a window end: **peak RSS**), then encoded as the firehose does
-   before sending (**peak + encoded**); each series stays **known** with its next
-   empty windows pending; the signals are dropped, then **idle** = RSS − baseline,
-   and once more after ``malloc_trim(0)`` (glibc returns freed pages).
+   window is emitted as a ``window`` Signal and encoded one at a time, as the firehose
+   does when the watermark passes a window end (it sends each before building the
+   next: **peak RSS**); each series stays **known** with its next empty windows
+   pending; then **idle** = RSS − baseline, and once more after ``malloc_trim(0)``
+   (glibc returns freed pages).
 
 ``rss_per_series_bytes`` is the idle figure of the largest count; peak RSS is
 ``ru_maxrss``. One more child per count (the smallest by default, ``--trace-all`` for
@@ -166,23 +166,19 @@ def child(series: int, rules_dir: Path, trace: bool) -> dict[str, Any]:
     route(tick, ts_ms=past_ms, offset=series, ref=f"m/0/{series}/0", now_ms=past_ms, out=out)
     if trace:
         tracemalloc.reset_peak()
+    # As FirehoseBatch.process_iter and the loop do: each signal is encoded and handed
+    # to the producer (which copies it into its batch) before the next is built.
     started = time.perf_counter()
-    signals = router.close(past_ms)
+    emitted = encoded_bytes = 0
+    for signal in router.close_iter(past_ms):
+        encoded_bytes += len(encode(signal))
+        emitted += 1
     close_s = time.perf_counter() - started
-    emitted = len(signals)
     emit_peak = peak_rss_bytes()
     if trace:
         emit_traced_peak = tracemalloc.get_traced_memory()[1]
         emit_top = top_sites(tracemalloc.take_snapshot(), before, series)
-    # What FirehoseBatch.process does next with them, in the same batch: one encoded
-    # record each, all held until they are sent.
-    started = time.perf_counter()
-    encoded = [encode(s) for s in signals]
-    encode_s = time.perf_counter() - started
-    encode_peak = peak_rss_bytes()
-    if trace:
-        encode_traced_peak = tracemalloc.get_traced_memory()[1]
-    del signals, out, encoded
+    del out
     gc.collect()
     idle_rss = rss_bytes()
     # The known series and their pending empty windows (PartitionWindows' own state).
@@ -213,10 +209,9 @@ def child(series: int, rules_dir: Path, trace: bool) -> dict[str, Any]:
         "idle_rss_bytes": idle_rss,
         "idle_trimmed_rss_bytes": trimmed_rss,
         "malloc_trim": trimmed,
-        "encode_s": round(encode_s, 3),
+        "encoded_bytes_per_signal": round(encoded_bytes / max(emitted, 1), 1),
         "peak_rss_bytes": max(open_peak, emit_peak),
         "peak_rss_open_bytes": open_peak,
-        "peak_rss_with_encoding_bytes": max(open_peak, emit_peak, encode_peak),
         "open_bytes_per_series": round((open_rss - baseline) / series, 1),
         "idle_bytes_per_series": round((idle_rss - baseline) / series, 1),
         "idle_trimmed_bytes_per_series": round((trimmed_rss - baseline) / series, 1),
@@ -230,7 +225,6 @@ def child(series: int, rules_dir: Path, trace: bool) -> dict[str, Any]:
                 "traced_open_bytes_per_series": round(open_traced / series, 1),
                 "traced_idle_bytes_per_series": round(idle_traced / series, 1),
                 "traced_emit_peak_bytes_per_series": round(emit_traced_peak / series, 1),
-                "traced_encode_peak_bytes_per_series": round(encode_traced_peak / series, 1),
                 "traced_open_top": open_top,
                 "traced_emit_top": emit_top,
                 "traced_idle_top": idle_top,
@@ -269,8 +263,9 @@ def measure(series_counts: Sequence[int], rules_dir: Path, trace: str) -> dict[s
             "machine": platform.machine(),
             "cpus": os.cpu_count(),
             "platform": platform.platform(),
-            # Both decide the emission peak: Signal objects, and orjson's output buffers
-            # (orjson >= 3.12 returns bytes in a ~4 KiB allocation, not shrunk).
+            # Held all at once, Signal objects and orjson's output buffers (orjson >= 3.12
+            # returns bytes in a ~4 KiB allocation, not shrunk) decided the emission
+            # peak; the firehose now builds and sends them one at a time.
             "pydantic": version("pydantic"),
             "orjson": version("orjson"),
         },
@@ -286,7 +281,6 @@ def measure(series_counts: Sequence[int], rules_dir: Path, trace: str) -> dict[s
         "rss_per_series_trimmed_bytes": largest["idle_trimmed_bytes_per_series"],
         "open_rss_per_series_bytes": largest["open_bytes_per_series"],
         "peak_rss_bytes": largest["peak_rss_bytes"],
-        "peak_rss_with_encoding_bytes": largest["peak_rss_with_encoding_bytes"],
         "goals": {
             "idle_under_1_kib": largest["idle_bytes_per_series"] < GOAL_IDLE_BYTES,
             "largest_peak_under_2_gib": largest["peak_rss_bytes"] < GOAL_LARGEST_BYTES,
@@ -306,7 +300,6 @@ def render(result: dict[str, Any]) -> str:
         "idle B/series",
         "idle trimmed",
         "peak RSS",
-        "+ encoded",
         "baseline",
         "route s",
         "close s",
@@ -318,7 +311,6 @@ def render(result: dict[str, Any]) -> str:
             f"{run['idle_bytes_per_series']:,.0f}",
             f"{run['idle_trimmed_bytes_per_series']:,.0f}",
             _mib(run["peak_rss_bytes"]),
-            _mib(run["peak_rss_with_encoding_bytes"]),
             _mib(run["baseline_rss_bytes"]),
             f"{run['route_s']:.2f}",
             f"{run['close_s']:.2f}",
@@ -351,8 +343,7 @@ def render(result: dict[str, Any]) -> str:
             f"tracemalloc, {int(series):,} series: held "
             f"{traced['traced_open_bytes_per_series']:,.0f} B/series open, "
             f"{traced['traced_idle_bytes_per_series']:,.0f} B/series idle; peak while "
-            f"emitting {traced['traced_emit_peak_bytes_per_series']:,.0f} B/series "
-            f"({traced['traced_encode_peak_bytes_per_series']:,.0f} with the encoded signals)",
+            f"emitting and encoding {traced['traced_emit_peak_bytes_per_series']:,.0f} B/series",
         ]
         for state in ("open", "emit", "idle"):
             lines.append(f"  top sites, {state}:")

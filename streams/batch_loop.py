@@ -78,7 +78,8 @@ class BatchLoopService(Service):
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self._committed: Offsets = {}
-        self._unacked: list[asyncio.Future[Any]] = []
+        self._tracked: list[asyncio.Future[Any]] = []
+        self._send_error: BaseException | None = None
         super().__init__(**kwargs)
 
     # -- what subclasses provide ------------------------------------------------------
@@ -171,29 +172,41 @@ class BatchLoopService(Service):
             log.exception("%s loop crashed; stopping the worker", self.component)
             await self.crash(exc)  # the worker stops and exits non-zero
 
-    async def send_all(self, outgoing: Iterable[Outgoing]) -> list[asyncio.Future[Any]]:
+    async def send_all(
+        self, outgoing: Iterable[Outgoing], *, keep_acks: bool = True
+    ) -> list[asyncio.Future[Any]]:
         """Send every record without waiting for the acks; the next :meth:`commit` waits
-        for them. Returns the acks' futures for callers that order later sends on them."""
+        for them. Returns the acks' futures (for callers that order later sends on
+        them) unless ``keep_acks`` is false: a large close then holds no future per
+        record, and a failed send is still seen by the commit."""
         producer = self.producer
-        sends = [
-            await producer.send(
+        acks = []
+        for o in outgoing:
+            ack = await producer.send(
                 o.topic, o.value, key=o.key, headers=o.headers, partition=o.partition
             )
-            for o in outgoing
-        ]
-        self._unacked.extend(sends)
-        return sends
+            ack.add_done_callback(self._on_ack)
+            if keep_acks:
+                acks.append(ack)
+        return acks
+
+    def _on_ack(self, ack: asyncio.Future[Any]) -> None:
+        if self._send_error is None and not ack.cancelled() and ack.exception() is not None:
+            self._send_error = ack.exception()
 
     def track(self, pending: asyncio.Future[Any]) -> None:
         """Make the next :meth:`commit` wait for ``pending`` as well."""
-        self._unacked.append(pending)
+        self._tracked.append(pending)
 
     async def commit(self, offsets: Offsets) -> None:
         """Wait until every record sent so far is acknowledged, then commit what changed
         since the last commit. A failed send raises here and stops the loop."""
         assert self._consumer is not None
-        unacked, self._unacked = self._unacked, []
-        await asyncio.gather(*unacked)
+        tracked, self._tracked = self._tracked, []
+        await asyncio.gather(*tracked)
+        await self.producer.flush()
+        if self._send_error is not None:
+            raise self._send_error
         changed = {tp: pair for tp, pair in offsets.items() if self._committed.get(tp) != pair}
         if changed:
             await self._consumer.commit(changed)

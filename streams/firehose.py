@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from aiokafka import TopicPartition
@@ -70,7 +71,14 @@ class FirehoseBatch:
         return router
 
     def process(self, batches: dict[TopicPartition, list[Any]], now_ms: int) -> list[Outgoing]:
-        out: list[Outgoing] = []
+        return list(self.process_iter(batches, now_ms))
+
+    def process_iter(
+        self, batches: dict[TopicPartition, list[Any]], now_ms: int
+    ) -> Iterator[Outgoing]:
+        """The outgoing records of a batch, made as they are taken: the shell sends each
+        before the next is built, so a close of a million windows never holds a million
+        signals (or their encodings) at once. Take it to the end before the next batch."""
         signals: list[Signal] = []
         metrics = self.metrics
         for tp, records in batches.items():
@@ -82,7 +90,7 @@ class FirehoseBatch:
             for record in records:
                 decoded = decode_input(source, record.value, self.limits, now_ms)
                 if isinstance(decoded, Rejected):
-                    out.append(self._dead_letter(decoded, record, now_ms))
+                    yield self._dead_letter(decoded, record, now_ms)
                     continue
                 try:
                     outcomes = {
@@ -102,7 +110,7 @@ class FirehoseBatch:
                 except Exception as exc:  # a bug in a core must not stop the firehose
                     log.exception("routing %s/%d@%d failed", topic, tp.partition, record.offset)
                     failed = Rejected("processing_error", f"{type(exc).__name__}: {exc}")
-                    out.append(self._dead_letter(failed, record, now_ms))
+                    yield self._dead_letter(failed, record, now_ms)
                     continue
                 if Routed.PROCESSED in outcomes:
                     processed += 1
@@ -113,20 +121,25 @@ class FirehoseBatch:
                         "every window of this record was already emitted (event time "
                         f"behind the partition's watermark {router.windows.watermark_ms})",
                     )
-                    out.append(self._dead_letter(late, record, now_ms))
+                    yield self._dead_letter(late, record, now_ms)
                 else:
                     replayed += 1
+                if signals:
+                    yield from self._outgoing(signals)
+                    signals.clear()
             metrics.inc("opsrules_records_total", len(records), topic=topic)
             metrics.inc("opsrules_records_processed_total", processed, topic=topic)
             metrics.inc("opsrules_records_replayed_total", replayed, topic=topic)
         for router in self.routers.values():
             filtered = router.filtered
-            signals.extend(router.close(now_ms))
+            yield from self._outgoing(router.close_iter(now_ms))
             metrics.inc("opsrules_windows_filtered_total", router.filtered - filtered)
+
+    def _outgoing(self, signals: Iterable[Signal]) -> Iterator[Outgoing]:
+        topic, inc = self.signals_topic, self.metrics.inc
         for signal in signals:
-            metrics.inc("opsrules_signals_total", kind=signal.kind)
-        out.extend(Outgoing(self.signals_topic, s.key.encode(), encode(s)) for s in signals)
-        return out
+            inc("opsrules_signals_total", kind=signal.kind)
+            yield Outgoing(topic, signal.key.encode(), encode(signal))
 
     def _dead_letter(self, rejected: Rejected, record: Any, now_ms: int) -> Outgoing:
         self.metrics.inc("opsrules_deadletters_total", topic=record.topic, reason=rejected.reason)
@@ -201,4 +214,5 @@ class FirehoseService(BatchLoopService):
             self.batch.revoke(tp)
 
     async def handle(self, batches: dict[TopicPartition, list[Any]]) -> None:
-        await self.send_all(self.batch.process(batches, now_ms=int(time.time() * 1000)))
+        outgoing = self.batch.process_iter(batches, now_ms=int(time.time() * 1000))
+        await self.send_all(outgoing, keep_acks=False)

@@ -27,7 +27,6 @@ def test_memory_mode_with_a_few_series() -> None:
         "rss_per_series_bytes",
         "open_rss_per_series_bytes",
         "peak_rss_bytes",
-        "peak_rss_with_encoding_bytes",
     ):
         assert result[key] > 0, key
     run = result["runs"]["2000"]
