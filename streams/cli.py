@@ -80,6 +80,15 @@ def _cmd_test(args: argparse.Namespace, settings: OpsrulesSettings) -> int:
     return run_tests(args.paths, rules_dir, matcher=settings.matcher, junit=args.junit)
 
 
+def _cmd_explain(args: argparse.Namespace, settings: OpsrulesSettings) -> int:
+    from streams.explain import run_explain
+
+    rules_dir = args.rules or settings.rules_dir
+    return run_explain(
+        settings, args.rule_id, rules_dir, as_json=args.json, live=args.live, timeout_s=args.timeout
+    )
+
+
 def _cmd_bench(args: argparse.Namespace, settings: OpsrulesSettings) -> int:
     import json
 
@@ -166,6 +175,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     test.add_argument("--junit", type=Path, metavar="FILE", help="also write JUnit XML to FILE")
     test.set_defaults(handler=_cmd_test)
+
+    explain = sub.add_parser(
+        "explain",
+        help="show a rule as the engine runs it (and, with --live, its current alerts)",
+        description="Prints the compiled form of RULE_ID: its source topic, match and "
+        "condition after macros, window (spec id, rules sharing it), group_by, timing, "
+        "actions, version and the signals that carry it. --live also reads the decision "
+        "tier's alert state from Kafka and lists the rule's alerts.",
+    )
+    explain.add_argument("rule_id", metavar="RULE_ID")
+    explain.add_argument(
+        "--rules", type=Path, metavar="DIR", help="the rule folder (default: OPSRULES_RULES_DIR)"
+    )
+    explain.add_argument("--json", action="store_true", help="print one JSON object")
+    explain.add_argument(
+        "--live", action="store_true", help="also list the rule's alerts from a running worker"
+    )
+    explain.add_argument(
+        "--timeout",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="with --live: give up when Kafka does not answer within S seconds (default 10)",
+    )
+    explain.set_defaults(handler=_cmd_explain)
 
     worker = sub.add_parser(
         "worker",

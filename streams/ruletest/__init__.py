@@ -36,10 +36,14 @@ def run_tests(
     """Run the test files under ``paths`` (files or folders; default
     ``<rules_dir>/tests``) and print the report; the exit status: 1 when a test failed
     or a file is broken, else 0."""
-    files = rule_files(paths or [rules_dir / "tests"])
+    wanted = [Path(p) for p in paths] or [rules_dir / "tests"]
+    missing = [str(p) for p in wanted if not p.exists()]
+    if missing:
+        print(f"no such file or folder: {', '.join(missing)}", file=sys.stderr)
+        return 1
+    files = rule_files(wanted)
     if not files:
-        where = ", ".join(str(p) for p in paths) or str(rules_dir / "tests")
-        print(f"no rule test files (*.yaml) in {where}", file=sys.stderr)
+        print(f"no rule test files (*.yaml) in {', '.join(map(str, wanted))}", file=sys.stderr)
         return 1
     results = run_test_files(files, rules_dir, matcher)
     for line in text_lines(results):

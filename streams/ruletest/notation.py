@@ -49,16 +49,14 @@ def _token(token: str, column: int) -> list[float | None]:
         return [_finite(float(token), token, column)]
     missing = _MISSING.fullmatch(token)
     if missing:
-        return [None] * (int(missing.group("n")) if missing.group("n") else 1)
+        return [None] * _count(missing.group("n") or "1", token, column)
     expanding = _EXPANDING.fullmatch(token)
     if expanding:
         first = _finite(float(expanding.group("a")), token, column)
         step = float(expanding.group("b") or 0)
         if expanding.group("op") == "-":
             step = -step
-        count = int(expanding.group("n"))
-        if count > MAX_SAMPLES:
-            raise NotationError(column, f"'{token}': more than {MAX_SAMPLES} samples")
+        count = _count(expanding.group("n"), token, column)
         return [_finite(round(first + i * step, 12), token, column) for i in range(count + 1)]
     if token == "stale":
         message = "'stale' is not needed here: leave samples out with '_' (or '_x3')"
@@ -68,6 +66,13 @@ def _token(token: str, column: int) -> list[float | None]:
             "samples), a ramp (0.5+0.1x4), or _ for a missing sample"
         )
     raise NotationError(column, message)
+
+
+def _count(digits: str, token: str, column: int) -> int:
+    count = int(digits)
+    if count > MAX_SAMPLES:
+        raise NotationError(column, f"'{token}': more than {MAX_SAMPLES} samples")
+    return count
 
 
 def _finite(value: float, token: str, column: int) -> float:

@@ -50,14 +50,14 @@ def failure_lines(case: CaseResult) -> Iterator[str]:
             continue
         parts = [f"{len(result.missing)} missing"] if result.missing else []
         if result.unexpected:
-            allowed = " (allowed: partial)" if result.eval.partial else ""
-            parts.append(f"{len(result.unexpected)} unexpected{allowed}")
+            kind = "other (partial: allowed)" if result.eval.partial else "unexpected"
+            parts.append(f"{len(result.unexpected)} {kind}")
         yield f"{span(result)}: {', '.join(parts)}"
         for expected in result.missing:
             yield f"  - missing     {describe_expected(expected)}"
-        if not result.eval.partial:
-            for action in result.unexpected:
-                yield f"  + unexpected  {describe_action(action)}"
+        for action in result.unexpected:
+            mark = "    other      " if result.eval.partial else "  + unexpected "
+            yield f"{mark} {describe_action(action)}"
         for _, action in result.matched:
             yield f"    as expected {describe_action(action)}"
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from processors.engine.compiler import CompiledRulebook, MatcherKind, compile_rulebook
 from processors.engine.loader import LoadResult, load_rules
 from processors.engine.rule_errors import RuleError
+from streams.ingest import SOURCES
 from streams.offline import run_offline
 from streams.ruletest.load import START_MS, Case, Eval, RuleTest, load_test_file
 from streams.ruletest.spec import ExpectedAction
@@ -45,6 +46,9 @@ class CaseResult:
     evals: list[EvalResult]
     problems: list[str]  # input the engine refused (a bug: load checks every record)
     duration_s: float
+    fired: frozenset[str]  # rules that fired up to the last eval
+    evaluated: frozenset[str]  # rules that saw a window of matching records, or a record
+    # of their source (rules on single records)
 
     @property
     def ok(self) -> bool:
@@ -109,7 +113,18 @@ def run_case(case: Case, rulebook: CompiledRulebook) -> CaseResult:
         got = [a for a in run.actions if _in_span(offset_ms(a), since_ms, spec.eval_at_ms)]
         evals.append(_compare(spec, since_ms, got))
         since_ms = spec.eval_at_ms
-    return CaseResult(case, evals, problems, time.perf_counter() - started)
+    checked = [a for a in run.actions if offset_ms(a) <= last_eval_ms]
+    evaluated = {rule_id for signal in run.signals for rule_id in signal.rules}
+    for role in {role for role, _ in case.records} & set(SOURCES):
+        evaluated.update(rule.id for rule in rulebook.plan(SOURCES[role]).record_rules)
+    return CaseResult(
+        case,
+        evals,
+        problems,
+        time.perf_counter() - started,
+        fired=frozenset(a.rule_id for a in checked if a.status == "firing"),
+        evaluated=frozenset(evaluated),
+    )
 
 
 def offset_ms(action: Action) -> int:

@@ -1,0 +1,315 @@
+"""``opsrules explain RULE_ID``: a rule as the engine runs it, and (``--live``) its alerts.
+
+The compiled form: the topic it reads, ``match`` and ``condition`` after macros, lists
+and exceptions, the window feed (spec id, the rules sharing it, the stats it computes),
+``group_by``, timing, actions and their topics, the version, and the signals that carry
+it from the firehose to the decision tier.
+
+Live: the decision tier keeps every alert's state in the compacted
+``<prefix><app_id>.alerts.changelog`` topic, keyed by fingerprint (a hash of rule id and
+group values). A state that names its rule (``rule_id``) is attributed directly; else
+its fingerprint is looked up among the rule's actions on the action topics, which carry
+rule id, group and fingerprint — so an alert that has never fired (pending) and whose
+state does not name its rule is not found.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer
+
+from processors.engine.compiler import CompiledRulebook, compile_rulebook
+from processors.engine.loader import LoadedRule, load_rules
+from processors.engine.model import format_duration
+from processors.engine.rule_errors import did_you_mean
+from processors.ids import fingerprint
+from streams.decision_tier import read_changelog
+from streams.errors import RulesError
+from streams.ingest import SOURCES
+from streams.schemas import format_ts
+from streams.settings import OpsrulesSettings
+from streams.topics import ACTION_TYPES, action_topic, alerts_changelog_topic, topic_partitions
+
+_ROLE_OF_SOURCE = {source: role for role, source in SOURCES.items()}
+
+
+def source_topic(settings: OpsrulesSettings, source: str) -> str:
+    """The topic a rule of ``source`` reads (signal rules: the signals topic)."""
+    role = _ROLE_OF_SOURCE.get(source, "signals")
+    return settings.topic(getattr(settings, f"topic_{role}"))
+
+
+def explain(
+    item: LoadedRule, rulebook: CompiledRulebook, settings: OpsrulesSettings
+) -> dict[str, Any]:
+    """The rule as run, as a JSON-able mapping; durations in milliseconds."""
+    rule = item.rule
+    compiled = rulebook.rules.get(rule.id)
+    out: dict[str, Any] = {
+        "id": rule.id,
+        "description": rule.description,
+        "file": item.path,
+        "line": item.line,
+        "version": item.version,
+        "enabled": rule.enabled,
+        "source": rule.source,
+        "topic": source_topic(settings, rule.source),
+        "match": rule.match,
+        "condition": rule.condition,
+        "window": None,
+        "group_by": list(rule.group_by),
+        "for_ms": rule.for_ms,
+        "keep_firing_for_ms": rule.keep_firing_ms,
+        "resolves": rule.windowed,
+        "severity": rule.severity,
+        "labels": dict(rule.labels),
+        "annotations": dict(rule.annotations),
+        "tags": list(rule.tags),
+        "actions": [
+            {
+                "type": action.type,
+                "topic": action_topic(settings, action.type),
+                "params": dict(action.params),
+                "cooldown_ms": action.cooldown_ms,
+            }
+            for action in rule.actions
+        ],
+        "signals": None,
+    }
+    if rule.window is not None:
+        window = rule.window
+        feed = rulebook.feeds.get(compiled.spec_id) if compiled and compiled.spec_id else None
+        out["window"] = {
+            "size_ms": window.size_ms,
+            "hop_ms": window.hop_ms or window.size_ms,
+            "grace_ms": window.grace_ms,
+            "stat": window.stat,
+            "value": rule.window_value,
+            "spec_id": feed.spec.spec_id if feed else None,
+            "stats": sorted(feed.spec.stats) if feed else [],
+            "empty_windows": feed.spec.empty_windows if feed else None,
+            "shared_with": [r for r in feed.rule_ids if r != rule.id] if feed else [],
+        }
+    if compiled is not None:
+        out["signals"] = {
+            "topic": settings.topic(settings.topic_signals),
+            "kind": "window" if rule.windowed else "record",
+            "key": list(rule.group_by),
+            "rules": list(feed.rule_ids) if rule.window is not None and feed else [rule.id],
+        }
+    return out
+
+
+def _duration(ms: int | None) -> str:
+    return "-" if ms is None else format_duration(ms)
+
+
+def text_lines(info: dict[str, Any]) -> Iterator[str]:
+    state = "" if info["enabled"] else "  (disabled: checked, not run)"
+    yield f"rule {info['id']}  {info['file']}:{info['line']}  version {info['version']}{state}"
+    if info["description"]:
+        yield f"  {info['description']}"
+    yield f"source:      {info['source']}, read from topic {info['topic']}"
+    yield f"match:       {info['match']}"
+    yield f"condition:   {info['condition']}"
+    window = info["window"]
+    if window is None:
+        yield "window:      none: every matching record fires at once"
+    else:
+        kind = "tumbling" if window["hop_ms"] == window["size_ms"] else "hopping"
+        yield (
+            f"window:      {kind}, size {_duration(window['size_ms'])}, hop "
+            f"{_duration(window['hop_ms'])}, grace {_duration(window['grace_ms'])}; "
+            f"stat {window['stat']} of {window['value']}"
+        )
+        if window["spec_id"] is not None:
+            shared = ", ".join(window["shared_with"]) or "no other rule"
+            yield (
+                f"             spec {window['spec_id']} (stats {', '.join(window['stats'])}; "
+                f"shared with {shared}; up to {window['empty_windows']} empty windows "
+                "after a series stops)"
+            )
+    yield f"group_by:    {', '.join(info['group_by']) or '(none: one alert for all records)'}"
+    resolves = "resolved notification" if info["resolves"] else "no resolved notification"
+    yield (
+        f"timing:      for {_duration(info['for_ms'])}, keep_firing_for "
+        f"{_duration(info['keep_firing_for_ms'])}, {resolves}"
+    )
+    yield f"severity:    {info['severity']}"
+    for name in ("labels", "annotations"):
+        for key, value in info[name].items():
+            yield f"{name + ':':<12} {key}: {value}"
+    if info["tags"]:
+        yield f"tags:        {', '.join(info['tags'])}"
+    for action in info["actions"]:
+        extra = ""
+        if action["params"]:
+            extra += f" params {json.dumps(action['params'])}"
+        if action["cooldown_ms"]:
+            extra += f" cooldown {_duration(action['cooldown_ms'])}"
+        yield f"action:      {action['type']} -> {action['topic']}{extra}"
+    signals = info["signals"]
+    if signals is not None:
+        key = "|".join(signals["key"]) or "*"
+        per = "closed window of a series" if signals["kind"] == "window" else "matching record"
+        yield (
+            f"signals:     kind {signals['kind']} on {signals['topic']}, one per {per}, "
+            f"key {key}, rules [{', '.join(signals['rules'])}]"
+        )
+    if "alerts" in info:
+        yield from _alert_lines(info)
+
+
+def _alert_lines(info: dict[str, Any]) -> Iterator[str]:
+    alerts = info["alerts"]
+    yield f"alerts:      {len(alerts)} in {info['alerts_topic']}"
+    for alert in alerts:
+        group = ", ".join(f"{k}={v}" for k, v in (alert["group"] or {}).items()) or "?"
+        since = alert["active_since"] or "-"
+        yield f"  {alert['fingerprint']}  {alert['phase']:<8}  since {since}  {{{group}}}"
+    if info.get("unattributed"):
+        yield (
+            f"  ({info['unattributed']} other alert state(s) do not name their rule and "
+            "match no action of any rule: pending alerts of this rule may be among them)"
+        )
+
+
+# --- live -----------------------------------------------------------------------------
+
+
+async def _read_topics(settings: OpsrulesSettings, topics: list[str]) -> list[Any]:
+    """Every record of ``topics`` from the beginning to the end offsets at the start."""
+    partitions = await topic_partitions(settings, topics)
+    if not partitions:
+        return []
+    consumer = AIOKafkaConsumer(
+        **settings.aiokafka_kwargs(),
+        client_id=f"{settings.app_id}-explain",
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    out: list[Any] = []
+    try:
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        pending = [tp for tp in partitions if await consumer.position(tp) < ends[tp]]
+        while pending:
+            fetched = await consumer.getmany(*pending, timeout_ms=1000, max_records=10_000)
+            for records in fetched.values():
+                out.extend(records)
+            pending = [tp for tp in pending if await consumer.position(tp) < ends[tp]]
+    finally:
+        await consumer.stop()
+    return out
+
+
+async def live_alerts(
+    settings: OpsrulesSettings, rule_id: str, timeout_s: float
+) -> tuple[str, list[dict[str, Any]], int]:
+    """``(changelog topic, the rule's alerts, unattributed states)`` from the cluster;
+    no alerts when no worker has made the changelog yet. Raises KafkaUnavailableError
+    when no broker answers within ``timeout_s``."""
+    changelog = alerts_changelog_topic(settings)
+    found = await topic_partitions(settings, [changelog], timeout_s)
+    if not found:
+        return changelog, [], 0
+    states = await read_changelog(settings, changelog, sorted({tp.partition for tp in found}))
+    merged = {key: value for partition in states.values() for key, value in partition.items()}
+    actions = []
+    for record in await _read_topics(settings, [action_topic(settings, t) for t in ACTION_TYPES]):
+        try:
+            actions.append(orjson.loads(record.value))
+        except (orjson.JSONDecodeError, TypeError):
+            continue  # not an action of ours: nothing to attribute
+    return (changelog, *rule_alerts(rule_id, merged, actions))
+
+
+def rule_alerts(
+    rule_id: str, states: dict[str, dict[str, Any]], actions: list[Any]
+) -> tuple[list[dict[str, Any]], int]:
+    """The alerts of ``rule_id`` among the alert ``states`` (fingerprint → stored state),
+    attributed by the state's own ``rule_id`` or by the fingerprint of one of the rule's
+    ``actions``; and how many states name no rule and match no action of any rule."""
+    groups: dict[str, dict[str, str] | None] = {}  # this rule's fingerprints -> group
+    others: set[str] = set()  # other rules' fingerprints
+    for action in actions:
+        if not isinstance(action, dict) or "fingerprint" not in action:
+            continue
+        if action.get("rule_id") == rule_id:
+            groups[action["fingerprint"]] = action.get("group")
+        else:
+            others.add(action["fingerprint"])
+    alerts, unattributed = [], 0
+    for key, value in sorted(states.items()):
+        named = value.get("rule_id")
+        if named == rule_id or (named is None and key in groups):
+            group = value.get("group") or groups.get(key)
+            if group is not None and fingerprint(rule_id, group) != key:
+                continue  # a stale or foreign record under this key
+            alerts.append(_alert(key, value, group))
+        elif named is None and key not in others:
+            unattributed += 1
+    return alerts, unattributed
+
+
+def _alert(key: str, value: dict[str, Any], group: dict[str, str] | None) -> dict[str, Any]:
+    state = value.get("alert", {})
+    since = state.get("active_since_ms")
+    last = state.get("last_eval_ms")
+    return {
+        "fingerprint": key,
+        "group": group,
+        "phase": state.get("phase"),
+        "active_since": format_ts(since) if since is not None else None,
+        "active_since_ms": since,
+        "last_eval_ms": last,
+        "keep_firing_since_ms": state.get("keep_firing_since_ms"),
+        "cooldowns": value.get("cooldowns", {}),
+    }
+
+
+# --- the command ----------------------------------------------------------------------
+
+
+def run_explain(
+    settings: OpsrulesSettings,
+    rule_id: str,
+    rules_dir: Path,
+    *,
+    as_json: bool = False,
+    live: bool = False,
+    timeout_s: float = 10.0,
+) -> int:
+    """Print the explanation; 1 when the rule is unknown, 2 (raised) on broken rules or
+    an unreachable broker."""
+    if not rules_dir.exists():
+        raise RulesError([f"{rules_dir}: no such directory (OPSRULES_RULES_DIR or --rules)"])
+    loaded = load_rules([rules_dir])
+    if not loaded.ok:
+        raise RulesError([str(error) for error in loaded.errors])
+    by_id = {item.rule.id: item for item in loaded.rules}
+    item = by_id.get(rule_id)
+    if item is None:
+        hint = did_you_mean(rule_id, sorted(by_id))
+        print(f"opsrules: no rule '{rule_id}' in {rules_dir}{hint}", file=sys.stderr)
+        return 1
+    info = explain(item, compile_rulebook(loaded.rules, matcher=settings.matcher), settings)
+    if live:
+        topic, alerts, unattributed = asyncio.run(live_alerts(settings, rule_id, timeout_s))
+        info.update(alerts_topic=topic, alerts=alerts, unattributed=unattributed)
+    if as_json:
+        print(json.dumps(info))
+    else:
+        for line in text_lines(info):
+            print(line)
+    return 0
