@@ -46,6 +46,19 @@ def source_topic(settings: OpsrulesSettings, source: str) -> str:
     return settings.topic(getattr(settings, f"topic_{role}"))
 
 
+# Fields shown by name; any other field a rule sets (new features too) is listed as is.
+_SHOWN_RULE = frozenset(
+    {"id", "description", "source", "match", "condition", "window", "for_ms"}
+    | {"keep_firing_for_ms", "group_by", "severity", "labels", "annotations", "actions"}
+    | {"exceptions", "tags", "enabled"}
+)
+_SHOWN_ACTION = frozenset({"type", "params", "cooldown_ms"})
+
+
+def _other(fields: dict[str, Any], shown: frozenset[str]) -> dict[str, Any]:
+    return {name: value for name, value in fields.items() if name not in shown}
+
+
 def explain(
     item: LoadedRule, rulebook: CompiledRulebook, settings: OpsrulesSettings
 ) -> dict[str, Any]:
@@ -78,9 +91,11 @@ def explain(
                 "topic": action_topic(settings, action.type),
                 "params": dict(action.params),
                 "cooldown_ms": action.cooldown_ms,
+                **_other(action.model_dump(mode="json", exclude_defaults=True), _SHOWN_ACTION),
             }
             for action in rule.actions
         ],
+        "other": _other(rule.model_dump(mode="json", exclude_defaults=True), _SHOWN_RULE),
         "signals": None,
     }
     if rule.window is not None:
@@ -154,7 +169,12 @@ def text_lines(info: dict[str, Any]) -> Iterator[str]:
             extra += f" params {json.dumps(action['params'])}"
         if action["cooldown_ms"]:
             extra += f" cooldown {_duration(action['cooldown_ms'])}"
+        for name, value in action.items():
+            if name not in _SHOWN_ACTION and name != "topic":
+                extra += f" {name} {json.dumps(value)}"
         yield f"action:      {action['type']} -> {action['topic']}{extra}"
+    for name, value in info["other"].items():
+        yield f"{name + ':':<12} {json.dumps(value)}"
     signals = info["signals"]
     if signals is not None:
         key = "|".join(signals["key"]) or "*"

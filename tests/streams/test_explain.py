@@ -81,6 +81,7 @@ def test_json_shows_the_rule_as_run(
                 "cooldown_ms": 0,
             },
         ],
+        "other": {},  # any other field the rule sets, by name (none here)
         "signals": {
             "topic": "prod.ops.signals",
             "kind": "window",
