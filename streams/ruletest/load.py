@@ -21,6 +21,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from processors.engine.loader import LoadResult
+from processors.engine.model import Rule
 from processors.engine.rule_errors import RuleError, RuleSource, did_you_mean, key_pos, node_pos
 from processors.ids import stable_id
 from processors.routing import series_key
@@ -185,6 +186,26 @@ def _rule_paths(
     return None if missing else tuple(dict.fromkeys(paths))
 
 
+def _action_types(rule: Rule) -> set[str]:
+    """The types of action a rule can send: its actions', and any nested in them (an
+    escalation's)."""
+    types: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("type"), str):
+                types.add(node["type"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    for action in rule.actions:
+        walk(action.model_dump(mode="json"))
+    return types
+
+
 class _Checker:
     """Checks one file's cases against the rules they test and expands their input."""
 
@@ -224,24 +245,26 @@ class _Checker:
             evals=tuple(evals),
         )
 
-    def known_rule(self, node: Any, key: str | int, rule_id: str, label: str) -> bool:
+    def unknown_rule(self, rule_id: str) -> str | None:
         if rule_id in self.rules:
-            return True
+            return None
         hint = did_you_mean(rule_id, sorted(self.rules))
-        self.error(node, key, f"{label}: no rule '{rule_id}' in the rule files tested{hint}")
-        return False
+        return f"no rule '{rule_id}' in the rule files tested{hint}"
 
     def expected(self, expected: ExpectedAction, node: CommentedMap) -> None:
-        if not self.known_rule(node, "rule", expected.rule, "rule"):
+        unknown = self.unknown_rule(expected.rule)
+        if unknown is not None:
+            self.error(node, "rule", f"rule: {unknown}")
             return
         rule = self.rules[expected.rule]
         if not rule.enabled:
             self.error(node, "rule", f"rule: '{rule.id}' is disabled (enabled: false)")
-        if expected.type not in {action.type for action in rule.actions}:
-            types = ", ".join(sorted({action.type for action in rule.actions}))
-            self.error(
-                node, "type", f"type: rule '{rule.id}' has no {expected.type} action ({types})"
+        types = _action_types(rule)
+        if expected.type not in types:
+            message = (
+                f"type: rule '{rule.id}' sends no {expected.type} ({', '.join(sorted(types))})"
             )
+            self.error(node, "type", message)
         for key in expected.group or {}:
             if key not in rule.group_by:
                 group_by = ", ".join(rule.group_by) or "nothing"
@@ -325,11 +348,8 @@ class _Checker:
                 first = exc.errors(include_url=False)[0]
                 field = ".".join(str(p) for p in first["loc"]) or "(record)"
                 return f"not a signal: field '{field}': {first['msg']}"
-            unknown = [rule_id for rule_id in signal.rules if rule_id not in self.rules]
-            if unknown:
-                hint = did_you_mean(unknown[0], sorted(self.rules))
-                return f"rules: no rule '{unknown[0]}' in the rule files tested{hint}"
-            return None
+            unknown = [self.unknown_rule(rule_id) for rule_id in signal.rules]
+            return next((f"rules: {u}" for u in unknown if u is not None), None)
         decoded = decode_input(SOURCES[topic], orjson.dumps(record), LIMITS, START_MS)
         if isinstance(decoded, Rejected):
             return f"the worker would dead-letter it ({decoded.reason}): {decoded.message}"

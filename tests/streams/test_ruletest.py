@@ -132,7 +132,7 @@ def test_broken_test_files_report_every_error_at_its_position(
         "tested (did you mean 'fatal_log'?)",
         "broken/semantics.yaml:23:27: rule: no rule 'cpu_hott' in the rule files tested "
         "(did you mean 'cpu_hot'?)",
-        "broken/semantics.yaml:24:14: type: rule 'cpu_hot' has no incident action (alert, heal)",
+        "broken/semantics.yaml:24:14: type: rule 'cpu_hot' sends no incident (alert, heal)",
         "broken/semantics.yaml:24:53: group: rule 'cpu_hot' groups by host, not 'hots' "
         "(did you mean 'host'?)",
         "broken/semantics.yaml:25:27: rule: 'cpu_retired' is disabled (enabled: false)",
