@@ -22,9 +22,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
-from aiokafka import AIOKafkaConsumer
-
 from processors.engine.compiler import CompiledRulebook, compile_rulebook
 from processors.engine.loader import LoadedRule, load_rules
 from processors.engine.model import format_duration
@@ -204,35 +201,6 @@ def _alert_lines(info: dict[str, Any]) -> Iterator[str]:
 # --- live -----------------------------------------------------------------------------
 
 
-async def _read_topics(settings: OpsrulesSettings, topics: list[str]) -> list[Any]:
-    """Every record of ``topics`` from the beginning to the end offsets at the start."""
-    partitions = await topic_partitions(settings, topics)
-    if not partitions:
-        return []
-    consumer = AIOKafkaConsumer(
-        **settings.aiokafka_kwargs(),
-        client_id=f"{settings.app_id}-explain",
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-    )
-    await consumer.start()
-    out: list[Any] = []
-    try:
-        consumer.assign(partitions)
-        ends = await consumer.end_offsets(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        pending = [tp for tp in partitions if await consumer.position(tp) < ends[tp]]
-        while pending:
-            fetched = await consumer.getmany(*pending, timeout_ms=1000, max_records=10_000)
-            for records in fetched.values():
-                out.extend(records)
-            pending = [tp for tp in pending if await consumer.position(tp) < ends[tp]]
-    finally:
-        await consumer.stop()
-    return out
-
-
 async def live_alerts(
     settings: OpsrulesSettings, rule_id: str, timeout_s: float
 ) -> tuple[str, list[dict[str, Any]], int]:
@@ -240,18 +208,22 @@ async def live_alerts(
     no alerts when no worker has made the changelog yet. Raises KafkaUnavailableError
     when no broker answers within ``timeout_s``."""
     changelog = alerts_changelog_topic(settings)
-    found = await topic_partitions(settings, [changelog], timeout_s)
-    if not found:
-        return changelog, [], 0
-    states = await read_changelog(settings, changelog, sorted({tp.partition for tp in found}))
-    merged = {key: value for partition in states.values() for key, value in partition.items()}
-    actions = []
-    for record in await _read_topics(settings, [action_topic(settings, t) for t in ACTION_TYPES]):
-        try:
-            actions.append(orjson.loads(record.value))
-        except (orjson.JSONDecodeError, TypeError):
-            continue  # not an action of ours: nothing to attribute
-    return (changelog, *rule_alerts(rule_id, merged, actions))
+    await topic_partitions(settings, [changelog], timeout_s)  # fails fast without a broker
+    states = await _latest(settings, [changelog])
+    # Actions are keyed by fingerprint: the latest of each names its rule and group.
+    actions = await _latest(settings, [action_topic(settings, t) for t in ACTION_TYPES])
+    return (changelog, *rule_alerts(rule_id, states, list(actions.values())))
+
+
+async def _latest(settings: OpsrulesSettings, topics: list[str]) -> dict[str, dict[str, Any]]:
+    """The latest value of every key of ``topics`` (read like the changelog on restore)."""
+    out: dict[str, dict[str, Any]] = {}
+    for topic in topics:
+        partitions = sorted(tp.partition for tp in await topic_partitions(settings, [topic]))
+        if partitions:
+            for values in (await read_changelog(settings, topic, partitions)).values():
+                out.update(values)
+    return out
 
 
 def rule_alerts(

@@ -98,3 +98,14 @@ def test_explain_live_lists_the_rules_alerts_with_phase_and_since(
         assert info["unattributed"] == 1
     assert f"{web1}  firing" in text
     assert orjson.dumps(info)  # plain JSON all the way down
+
+
+def test_explain_live_before_any_worker_ran_lists_no_alerts(
+    kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = isolated_settings(kafka_bootstrap)  # no topics at all
+    for name, value in settings.as_env().items():
+        monkeypatch.setenv(name, value)
+    assert main(["explain", "service_down", "--live", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert (info["alerts"], info["unattributed"]) == ([], 0)
