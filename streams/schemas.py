@@ -308,6 +308,90 @@ class Action(BaseModel):
     evidence: list[dict[str, Any]] = Field(default_factory=list)
     starts_at: str | None = None  # when the firing began (event time), RFC 3339
     ts: str  # when it was decided (event time), RFC 3339
+    # The decision side (additive):
+    target: str | None = None  # what it acts on: params.target, else the group as k=v,…
+    incident_id: str | None = None  # the incident opened for this alert, once there is one
+    decision: Decision | None = None  # why it was sent: the decision trail
+
+
+SuppressReason = Literal[
+    "silenced",
+    "inhibited",
+    "maintenance",
+    "cooldown",
+    "budget",
+    "flapping",
+    "dry_run",
+    "circuit_open",
+]
+
+
+class Decision(BaseModel):
+    """Why the engine sent, or did not send, one action: the decision trail. Carried by
+    the action (``decision``) and written for every action and every suppressed would-be
+    action to ``ops.decisions`` (key = fingerprint).
+
+    ``outcome``: ``sent``; ``suppressed`` (``reason`` says why and ``suppressed_by`` names
+    the silence id, inhibiting alert, maintenance window, budget or breaker); or
+    ``dry_run`` (decided, recorded, not sent). ``because`` says what made it due:
+    ``firing``, ``resolved``, ``flapping_ended``, ``unmuted`` (a firing that was muted
+    and is not any more) or ``escalation``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    action_id: str
+    action_type: ActionType
+    action_index: int  # the rule's action; an escalation has its verified action's
+    status: Literal["firing", "resolved"]
+    outcome: Literal["sent", "suppressed", "dry_run"]
+    reason: SuppressReason | None = None
+    because: str
+    rule_id: str
+    rule_version: str
+    fingerprint: str
+    target: str | None = None
+    group: dict[str, str] = Field(default_factory=dict)
+    values: dict[str, Any] = Field(default_factory=dict)  # the values that matched
+    suppressed_by: dict[str, Any] = Field(default_factory=dict)
+    detail: dict[str, Any] = Field(default_factory=dict)
+    ts: str  # event time of the decision, RFC 3339
+
+
+class SilenceRecord(BaseModel):
+    """A silence (``ops.silences``, compacted, key = silence id): alerts whose labels match
+    every matcher send nothing from ``starts_at`` to ``ends_at``. Silences always end;
+    expiring one rewrites it with ``ends_at`` = now."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    matchers: list[str] = Field(min_length=1)  # Alertmanager syntax: host=web-1, env!~"dev.*"
+    starts_at: str  # RFC 3339
+    ends_at: str  # RFC 3339
+    created_by: str
+    comment: str = Field(min_length=1)
+    created_at: str  # RFC 3339
+
+    @field_validator("starts_at", "ends_at", "created_at")
+    @classmethod
+    def _rfc3339(cls, value: str) -> str:
+        parse_ts_ms(value)
+        return value
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> SilenceRecord:
+        if parse_ts_ms(self.ends_at) <= parse_ts_ms(self.starts_at):
+            raise ValueError("ends_at must be after starts_at")
+        return self
+
+    @property
+    def starts_ms(self) -> int:
+        return parse_ts_ms(self.starts_at)
+
+    @property
+    def ends_ms(self) -> int:
+        return parse_ts_ms(self.ends_at)
 
 
 class ActionResult(_Input):

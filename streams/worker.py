@@ -57,7 +57,7 @@ def load_rulebook(settings: OpsrulesSettings) -> CompiledRulebook:
     if not loaded.ok:
         raise RulesError([str(error) for error in loaded.errors])
     log.info("loaded %d rules from %s", len(loaded.rules), settings.rules_dir)
-    return compile_rulebook(loaded.rules, matcher=settings.matcher)
+    return compile_rulebook(loaded.rules, matcher=settings.matcher, policies=loaded.policies)
 
 
 def run_worker(

@@ -19,6 +19,7 @@ from processors.engine.expressions import compile_expr, parse, render
 from processors.engine.loader import LoadedRule
 from processors.engine.matcher import CompiledMatcher, ConditionMatcher, DurableRulesMatcher
 from processors.engine.model import Rule
+from processors.engine.policies import NO_POLICIES, Policies
 from processors.ids import stable_id
 from processors.windowing import WindowSpec
 
@@ -82,6 +83,7 @@ class CompiledRulebook:
     feeds: Mapping[str, WindowFeed]  # by spec id
     sources: Mapping[str, SourcePlan]
     matcher: ConditionMatcher  # decides windowed rules' conditions
+    policies: Policies = NO_POLICIES  # inhibit_rules and maintenance_windows of every file
 
     def plan(self, source: str) -> SourcePlan:
         return self.sources.get(source, _EMPTY_PLAN)
@@ -125,11 +127,15 @@ def condition_matcher(rules: Iterable[Rule], kind: MatcherKind) -> ConditionMatc
 
 
 def compile_rulebook(
-    loaded: Sequence[LoadedRule], *, matcher: MatcherKind = "durable_rules"
+    loaded: Sequence[LoadedRule],
+    *,
+    matcher: MatcherKind = "durable_rules",
+    policies: Policies | None = None,
 ) -> CompiledRulebook:
     """``matcher``: durable_rules decides windowed conditions (the engine DESIGN.md
     names); ``compiled`` uses our closures alone (same results, ~25x less time per
-    evaluation; see tests/processors/engine/test_matcher.py)."""
+    evaluation; see tests/processors/engine/test_matcher.py). ``policies``: the loaded
+    files' inhibit_rules and maintenance_windows (``LoadResult.policies``)."""
     rules: dict[str, CompiledRule] = {}
     feed_parts: dict[str, dict[str, Any]] = {}
     record_rules: dict[str, list[CompiledRule]] = {}
@@ -211,5 +217,9 @@ def compile_rulebook(
         )
     enabled = [item.rule for item in loaded if item.rule.enabled]
     return CompiledRulebook(
-        rules=rules, feeds=feeds, sources=sources, matcher=condition_matcher(enabled, matcher)
+        rules=rules,
+        feeds=feeds,
+        sources=sources,
+        matcher=condition_matcher(enabled, matcher),
+        policies=policies or NO_POLICIES,
     )

@@ -49,6 +49,7 @@ from processors.engine.macros import (
     window_scope,
 )
 from processors.engine.model import SOURCE_FIELDS, Rule, RuleFile, default_window_value
+from processors.engine.policies import Policies, collect_policies
 from processors.engine.rule_errors import (
     RuleError,
     RuleSource,
@@ -76,6 +77,7 @@ class LoadedRule:
 class LoadResult:
     rules: list[LoadedRule] = field(default_factory=list)
     errors: list[RuleError] = field(default_factory=list)
+    policies: Policies = field(default_factory=Policies)  # inhibit_rules, maintenance_windows
 
     @property
     def ok(self) -> bool:
@@ -111,6 +113,7 @@ def load_rules(paths: Sequence[Path | str]) -> LoadResult:
     sources = [s for s in (_read(path, result.errors) for path in files) if s is not None]
     definitions, errors = collect_definitions(sources)
     result.errors.extend(errors)
+    result.policies = collect_policies(source.data for source in sources)
     seen: dict[str, str] = {}  # rule id -> where it is first defined
     for source in sources:
         _load_rules(source, definitions, result, seen)

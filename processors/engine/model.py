@@ -54,6 +54,10 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
+
+from processors.engine.label_matchers import MatcherError, parse_matcher
+from processors.engine.maintenance import CronError, check_cron, check_time_zone
 
 Source = Literal["metric", "log", "security", "health", "event", "signal"]
 Severity = Literal["info", "warning", "error", "critical"]
@@ -303,6 +307,136 @@ class WindowConfig(_Strict):
         return self
 
 
+# --- The decision side: noise control, remediation safety, the closed loop -------------
+# (processors/engine/decisions.py runs them; rules/README.md documents them.)
+
+
+def _matcher_text(text: str) -> str:
+    try:
+        parse_matcher(text)
+    except MatcherError as exc:
+        raise PydanticCustomError("matcher", str(exc), {"column": exc.column}) from None
+    return text
+
+
+def _cron_text(text: str) -> str:
+    try:
+        check_cron(text)
+    except CronError as exc:
+        raise PydanticCustomError("cron", str(exc), {"column": exc.column}) from None
+    return text
+
+
+def _time_zone(name: str) -> str:
+    check_time_zone(name)
+    return name
+
+
+LabelMatcherText = Annotated[
+    str,
+    AfterValidator(_matcher_text),
+    Field(
+        description='Alertmanager label matcher: name=value, name!=value, name=~"regex", '
+        'name!~"regex" (RE2, anchored). Labels: alertname (the rule id), severity, the '
+        "rule's labels and its group_by values."
+    ),
+]
+CronText = Annotated[
+    str,
+    AfterValidator(_cron_text),
+    Field(
+        description="When the window opens: minute hour day-of-month month day-of-week, on "
+        "the wall clock of time_zone (e.g. '0 2 * * sun': Sundays at 02:00)."
+    ),
+]
+
+
+class FlappingConfig(_Strict):
+    """Flap detection: an alert that fires and resolves more than ``changes`` times within
+    ``within`` is flapping; it is held firing and notifies nothing until it calms down."""
+
+    changes: int = Field(ge=1, description="More firing/resolved changes than this is flapping.")
+    within_ms: PositiveDurationMs = Field(alias="within", description="Counted over this time.")
+
+
+class RealertConfig(_Strict):
+    """Exponential realert (ElastAlert's): after the action is sent, no repeat for
+    ``initial``; each repeat that comes while alerts keep coming doubles it, up to ``max``;
+    quiet time brings it back down."""
+
+    initial_ms: PositiveDurationMs = Field(alias="initial")
+    max_ms: PositiveDurationMs = Field(alias="max")
+
+    @model_validator(mode="after")
+    def _max_not_below_initial(self) -> RealertConfig:
+        if self.max_ms < self.initial_ms:
+            raise ValueError("max must not be shorter than initial")
+        return self
+
+
+class BudgetConfig(_Strict):
+    """At most ``max`` of this action type per ``per`` (a sliding window of event time),
+    counted over every alert of the rule (``by: rule``) or over every rule's actions on the
+    same target (``by: target``)."""
+
+    max: int = Field(ge=1, description="Most actions sent per window.")
+    per_ms: PositiveDurationMs = Field(alias="per", description="The sliding window.")
+    by: Literal["rule", "target"] = Field("rule", description="What is counted together.")
+
+
+class CircuitBreakerConfig(_Strict):
+    """Opens after ``failures`` failed ActionResults in a row for this rule's action on one
+    target; half-open after ``cool_off`` (one trial action); closes on a success."""
+
+    failures: int = Field(ge=1)
+    cool_off_ms: PositiveDurationMs = Field(alias="cool_off")
+
+
+class EscalationConfig(_Strict):
+    """The action sent when a verified action did not work."""
+
+    type: ActionType = Field(description="Often a different type than the action verified.")
+    severity: Severity | None = Field(None, description="Default: the rule's severity.")
+    params: dict[str, Any] = Field(default_factory=dict, description="Templates, as actions'.")
+    summary: str | None = Field(None, description="A template; default: 'Escalation: …'.")
+
+
+class VerifyConfig(_Strict):
+    """Closed loop: escalate if the condition still holds ``after`` the action, or if the
+    executor reports the action failed."""
+
+    after_ms: PositiveDurationMs = Field(alias="after")
+    escalate: EscalationConfig
+
+
+class MaintenanceWindow(_Strict):
+    """A recurring window in which the rule's alerts send nothing."""
+
+    name: Name = Field(description="Shown in the decision trail.")
+    cron: CronText
+    duration_ms: PositiveDurationMs = Field(alias="duration", description="How long it stays open.")
+    time_zone: Annotated[str, AfterValidator(_time_zone)] = Field(
+        "UTC", description="IANA time zone of the cron expression (e.g. Europe/Berlin)."
+    )
+
+
+class LabelMaintenanceWindow(MaintenanceWindow):
+    """A recurring window for every alert whose labels match."""
+
+    matchers: list[LabelMatcherText] = Field(min_length=1)
+
+
+class InhibitRule(_Strict):
+    """Alertmanager's inhibition: while an alert matching ``source_matchers`` fires, alerts
+    matching ``target_matchers`` with the same values of the ``equal`` labels send
+    nothing. An alert matching both sides is not muted by one that also does."""
+
+    name: Name | None = Field(None, description="Shown in the decision trail.")
+    source_matchers: list[LabelMatcherText] = Field(min_length=1)
+    target_matchers: list[LabelMatcherText] = Field(min_length=1)
+    equal: list[str] = Field(default_factory=list, description="Labels that must be equal.")
+
+
 class ActionConfig(_Strict):
     """One action emitted when the alert fires."""
 
@@ -316,6 +450,25 @@ class ActionConfig(_Strict):
         alias="cooldown",
         description="No repeat of this action for the same alert within this time.",
     )
+    # -- decision side -------------------------------------------------------------------
+    realert: RealertConfig | None = Field(
+        None, description="Exponential realert instead of a fixed cooldown."
+    )
+    budgets: list[BudgetConfig] = Field(
+        default_factory=list, description="At most N of these actions per window."
+    )
+    circuit_breaker: CircuitBreakerConfig | None = None
+    verify: VerifyConfig | None = Field(
+        None, description="Escalate when the heal or scale did not work."
+    )
+
+    @model_validator(mode="after")
+    def _decision_fields_fit(self) -> ActionConfig:
+        if self.realert is not None and self.cooldown_ms:
+            raise ValueError("use cooldown or realert, not both")
+        if self.verify is not None and self.type not in ("heal", "scale"):
+            raise ValueError("verify is for heal and scale actions")
+        return self
 
 
 _EXPRESSION = (
@@ -374,6 +527,14 @@ class Rule(_Strict):
         Annotated[str, Field(pattern=TAG, json_schema_extra={"patternErrorMessage": "one word"})]
     ] = Field(default_factory=list, description="Free-form words to find and group rules by.")
     enabled: bool = Field(True, description="false: the rule is checked but not run.")
+    # -- decision side -------------------------------------------------------------------
+    flapping: FlappingConfig | None = Field(None, description="Flap detection.")
+    maintenance: list[MaintenanceWindow] = Field(
+        default_factory=list, description="Recurring windows in which the rule sends nothing."
+    )
+    dry_run: bool = Field(
+        False, description="true: decide and record actions (ops.decisions) but send none."
+    )
 
     @field_validator("for_ms")
     @classmethod
@@ -417,3 +578,10 @@ class RuleFile(_Strict):
         description="Named lists of values (name: [values]), for 'field in name'.",
     )
     rules: list[Rule] = Field(default_factory=list)
+    # -- decision side: for the alerts of every rule of every file ------------------------
+    inhibit_rules: list[InhibitRule] = Field(
+        default_factory=list, description="Firing alerts that mute others (Alertmanager's)."
+    )
+    maintenance_windows: list[LabelMaintenanceWindow] = Field(
+        default_factory=list, description="Recurring windows for alerts matching labels."
+    )

@@ -20,7 +20,21 @@ from pydantic import BaseModel, ValidationError
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from processors.engine.expressions import ExpressionError
-from processors.engine.model import ActionConfig, Rule, RuleFile, WindowConfig
+from processors.engine.model import (
+    ActionConfig,
+    BudgetConfig,
+    CircuitBreakerConfig,
+    EscalationConfig,
+    FlappingConfig,
+    InhibitRule,
+    LabelMaintenanceWindow,
+    MaintenanceWindow,
+    RealertConfig,
+    Rule,
+    RuleFile,
+    VerifyConfig,
+    WindowConfig,
+)
 
 Kind = Literal["rule", "macro", "list"]
 
@@ -55,6 +69,16 @@ _KEYS_BY_CONTEXT = {
     "rule": _keys(Rule),
     "window": _keys(WindowConfig),
     "action": _keys(ActionConfig),
+    # the decision side's mappings, by the key they are written under
+    "flapping": _keys(FlappingConfig),
+    "maintenance": _keys(MaintenanceWindow),
+    "maintenance_windows": _keys(LabelMaintenanceWindow),
+    "inhibit_rules": _keys(InhibitRule),
+    "realert": _keys(RealertConfig),
+    "budgets": _keys(BudgetConfig),
+    "circuit_breaker": _keys(CircuitBreakerConfig),
+    "verify": _keys(VerifyConfig),
+    "escalate": _keys(EscalationConfig),
 }
 
 
@@ -166,16 +190,33 @@ class RuleSource:
         """One error per problem pydantic found in the node at ``prefix`` of the file
         (``("rules", 3)`` for the fourth rule, whose id is ``rule_id``)."""
         return [
-            self._validation_error((*prefix, *error["loc"]), error["type"], error["msg"], rule_id)
+            self._validation_error(
+                (*prefix, *error["loc"]),
+                error["type"],
+                error["msg"],
+                rule_id,
+                (error.get("ctx") or {}).get("column"),
+            )
             for error in exc.errors(include_url=False)
         ]
 
     def _validation_error(
-        self, loc: Sequence[int | str], error_type: str, msg: str, rule_id: str | None
+        self,
+        loc: Sequence[int | str],
+        error_type: str,
+        msg: str,
+        rule_id: str | None,
+        column: int | None = None,
     ) -> RuleError:
+        """``column``: a validator's pointer into the string value (a cron field, a
+        matcher's regex), 1-based."""
         in_key = "[key]" in loc
         loc = [p for p in loc if not (isinstance(p, str) and "[" in p)]  # "[key]", unions
         pos, found = _locate(self.data, loc)
+        if column is not None:
+            parent = _node_at(self.data, loc[:-1])
+            if parent is not None and loc:
+                pos = self.expression_pos(parent, loc[-1], column)
         kind: Kind = "rule"
         name, shown = rule_id, found[1:]  # rules.<n>.window.stat is shown as window.stat
         if loc and loc[0] in ("macros", "lists") and len(loc) > 1:
@@ -246,6 +287,18 @@ def _locate(data: Any, loc: Sequence[int | str]) -> tuple[tuple[int, int], list[
     return pos, found
 
 
+def _node_at(data: Any, loc: Sequence[int | str]) -> Any:
+    """The YAML node at ``loc``, or None when the YAML has no such node."""
+    node = data
+    for part in loc:
+        in_map = isinstance(node, CommentedMap) and part in node
+        in_list = isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node)
+        if not (in_map or in_list):
+            return None
+        node = node[part]
+    return node
+
+
 def _context(loc: Sequence[int | str]) -> str:
     """Which kind of mapping the last key of ``loc`` sits in."""
     parents = [p for p in loc[:-1] if isinstance(p, str)]
@@ -255,4 +308,4 @@ def _context(loc: Sequence[int | str]) -> str:
         return "window"
     if parents[-1] == "actions":
         return "action"
-    return "rule"
+    return parents[-1] if parents[-1] in _KEYS_BY_CONTEXT else "rule"

@@ -15,10 +15,10 @@ def rulebook_from_yaml(tmp_path: Path, text: str) -> CompiledRulebook:
     path.write_text(text)
     loaded = load_rules([path])
     assert loaded.ok, [str(e) for e in loaded.errors]
-    return compile_rulebook(loaded.rules)
+    return compile_rulebook(loaded.rules, policies=loaded.policies)
 
 
 def shipped_rulebook(matcher: MatcherKind = "durable_rules") -> CompiledRulebook:
     loaded = load_rules([REPO_RULES])
     assert loaded.ok, [str(e) for e in loaded.errors]
-    return compile_rulebook(loaded.rules, matcher=matcher)
+    return compile_rulebook(loaded.rules, matcher=matcher, policies=loaded.policies)

@@ -24,7 +24,13 @@ def test_rules_schema_json_is_current() -> None:
 
 def test_the_schema_names_every_field_as_written_in_rule_files() -> None:
     generated = schema.rule_file_schema()
-    assert set(generated["properties"]) == {"macros", "lists", "rules"}
+    assert set(generated["properties"]) == {
+        "macros",
+        "lists",
+        "rules",
+        "inhibit_rules",
+        "maintenance_windows",
+    }
     assert generated["additionalProperties"] is False
     rule = generated["$defs"]["Rule"]
     assert list(rule["properties"]) == [f.alias or name for name, f in Rule.model_fields.items()]
