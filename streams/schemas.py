@@ -267,13 +267,16 @@ class Signal(BaseModel):
     ``kind="window"``: one closed window of one series (``values`` holds its stats,
     ``ts_ms`` is the window end). ``kind="record"``: one record that matched a rule
     without a window (``values`` holds its numeric fields, ``record`` the record).
+    ``kind="anomaly"``: a metric point the anomaly detector scored at or above its
+    threshold (``values``: score, value, expected, low, high, direction +1 up / -1
+    down; ``group``: metric, host, service; see :mod:`processors.anomaly_feed`).
     ``rules`` are the ids of the rules it feeds; ``group`` their ``group_by`` values.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str  # deterministic: series + window start + spec, or source offset
-    kind: Literal["window", "record"]
+    kind: Literal["window", "record", "anomaly"]
     key: str  # the entity; also the Kafka key
     source: str = "metric"
     rules: list[str] = Field(default_factory=list)

@@ -108,6 +108,13 @@ class OpsrulesSettings(BaseSettings):
         10_000, ge=1, description="Most records one getmany() returns."
     )
     firehose_poll_timeout_ms: int = Field(200, ge=1, le=60_000)
+    anomaly_window_ms: int = Field(
+        0,
+        ge=0,
+        le=86_400_000,
+        description="What the anomaly detector scores: 0 = every raw sample; else the "
+        "mean of each tumbling window of this many ms per series.",
+    )
     commit_interval_ms: int = Field(
         1_000,
         ge=0,

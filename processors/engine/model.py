@@ -254,8 +254,14 @@ SOURCE_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
         frozenset({"ts_ms", "type", "entity", "status", "service", "host", "attributes"}),
         frozenset({"attributes"}),
     ),
+    # Signals read back by the firehose (see processors.anomaly_feed): their fields,
+    # and their group and values flattened, as an anomaly signal carries them.
     "signal": (
-        frozenset({"ts_ms", "kind", "key", "source", "rules", "group", "values", "record"}),
+        frozenset(
+            {"ts_ms", "kind", "key", "source", "rules", "group", "values", "record"}
+            | {"metric", "host", "service"}
+            | {"score", "value", "expected", "low", "high", "direction"}
+        ),
         frozenset({"group", "values", "record"}),
     ),
 }
