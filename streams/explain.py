@@ -295,7 +295,8 @@ def run_explain(
         hint = did_you_mean(rule_id, sorted(by_id))
         print(f"opsrules: no rule '{rule_id}' in {rules_dir}{hint}", file=sys.stderr)
         return 1
-    info = explain(item, compile_rulebook(loaded.rules, matcher=settings.matcher), settings)
+    rulebook = compile_rulebook(loaded.rules, matcher=settings.matcher, policies=loaded.policies)
+    info = explain(item, rulebook, settings)
     if live:
         topic, alerts, unattributed = asyncio.run(live_alerts(settings, rule_id, timeout_s))
         info.update(alerts_topic=topic, alerts=alerts, unattributed=unattributed)

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 import orjson
 
 from processors.engine.compiler import CompiledRulebook
-from processors.engine.decisions import DictStore, Suppressed, decide
+from processors.engine.decisions import DecisionContext, DictStore, Suppressed, decide
 from processors.routing import Routed, Router
 from streams.codec import Rejected, decode
 from streams.ingest import SOURCES, Limits, decode_input
-from streams.schemas import Action, Signal
+from streams.schemas import Action, Decision, Signal
 
 SIGNALS_ROLE = "signals"  # records of this role are signals for the decision core
 ROLES = (*SOURCES, SIGNALS_ROLE)
@@ -35,6 +35,10 @@ class OfflineRun:
     signals: list[Signal] = field(default_factory=list)
     rejected: list[tuple[str, Rejected]] = field(default_factory=list)  # (role, why)
     late: int = 0
+    decisions: list[Decision] = field(default_factory=list)  # the trail: sent and held back
+    # What decisions read besides an alert's own state (firing alerts for inhibition, the
+    # actions sent for budgets and breakers), kept current as in the decision tier.
+    context: DecisionContext = field(default_factory=DecisionContext)
 
 
 def run_offline(
@@ -102,6 +106,8 @@ def _decide(
 ) -> None:
     for signal in signals:
         run.signals.append(signal)
-        outcome = decide(signal, rulebook, store)
+        outcome = decide(signal, rulebook, store, run.context)
+        run.context.apply(outcome)
         run.actions.extend(outcome.actions)
         run.suppressed.extend(outcome.suppressed)
+        run.decisions.extend(outcome.decisions)

@@ -77,7 +77,10 @@ class Rulebooks:
 
     def rulebook(self, paths: tuple[Path, ...]) -> CompiledRulebook:
         if paths not in self.compiled:
-            self.compiled[paths] = compile_rulebook(self.load(paths).rules, matcher=self.matcher)
+            loaded = self.load(paths)
+            self.compiled[paths] = compile_rulebook(
+                loaded.rules, matcher=self.matcher, policies=loaded.policies
+            )
         return self.compiled[paths]
 
 

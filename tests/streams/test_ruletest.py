@@ -74,7 +74,8 @@ def test_good_test_files_pass(
         "PASS good/all.yaml:40: failed_logins opens an incident at the end of the 5-minute window",
         "PASS good/all.yaml:52: a signal goes straight to the decision tier",
         "PASS good/all.yaml:62: partial checks only what it lists",
-        "5 passed, 0 failed",
+        "PASS good/inhibition.yaml:3: a down service mutes its slow alert, not another service's",
+        "6 passed, 0 failed",
     ]
     assert code == 0
 
