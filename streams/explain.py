@@ -7,10 +7,10 @@ it from the firehose to the decision tier.
 
 Live: the decision tier keeps every alert's state in the compacted
 ``<prefix><app_id>.alerts.changelog`` topic, keyed by fingerprint (a hash of rule id and
-group values). A state that names its rule (``rule_id``) is attributed directly; else
-its fingerprint is looked up among the rule's actions on the action topics, which carry
-rule id, group and fingerprint — so an alert that has never fired (pending) and whose
-state does not name its rule is not found.
+group values). The state names its rule (``rule_id``); a state written before it did is
+attributed through the rule's actions on the action topics, which carry rule id, group
+and fingerprint (so such an alert that never fired is counted, not listed). The group
+comes from the state when it holds one, else from the alert's actions.
 """
 
 from __future__ import annotations
