@@ -1,0 +1,136 @@
+"""Distinct values of a field per key within a sliding timeframe: the core of the
+``cardinality`` rule type (ElastAlert's ``cardinality``; Sigma's ``value_count``).
+
+- ``above: a`` — more than ``a`` distinct values within ``T``: reported on the record
+  that makes them ``a + 1``; the key's values are then cleared (the next match needs
+  ``a + 1`` new sightings).
+- ``below: b`` — fewer than ``b`` distinct values within ``T``, for a key seen before:
+  reported when the clock passes the moment the count fell below ``b`` (plus
+  ``grace_ms``), as :mod:`processors.counting`'s flatline does for records; the key is
+  then forgotten until its next record. A key is not judged before it has been seen
+  for ``T``.
+
+**Exact with a cap, no estimate needed.** Per key we keep each value's last sighting,
+most recent last, and at most ``a + 1`` (for ``above``) or ``b`` (for ``below``) of
+them, evicting the least recently seen. That is enough to answer exactly: more than
+``a`` distinct values within ``T`` means the ``a + 1`` most recently seen are all within
+``T``; fewer than ``b`` means the ``b``-th most recently seen is not. So a key costs
+at most ``max(a + 1, b)`` entries (a 64-bit hash of the value and a time, about 120
+bytes each) whatever the field's real cardinality. "Most recently seen" is in arrival
+order; with records of one key out of time order the answer is exact for the order in
+which they arrived.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Literal
+
+from processors.timers import Timers
+
+_NO_TIME = -(2**62)
+
+
+@dataclass(frozen=True, slots=True)
+class CardinalityMatch:
+    key: str
+    ts_ms: int
+    distinct: int  # distinct values within the timeframe ending at ts_ms
+    bound: Literal["above", "below"]
+
+
+class _Values:
+    __slots__ = ("first_ms", "newest_ms", "seen")
+
+    def __init__(self, first_ms: int) -> None:
+        self.first_ms = first_ms
+        self.newest_ms = first_ms
+        self.seen: OrderedDict[int, int] = OrderedDict()  # value hash -> last sighting
+
+
+class Cardinality:
+    def __init__(
+        self, timeframe_ms: int, *, above: int | None, below: int | None, grace_ms: int
+    ) -> None:
+        if above is None and below is None:
+            raise ValueError("cardinality needs above, below or both")
+        if timeframe_ms <= 0 or grace_ms < 0:
+            raise ValueError("need timeframe_ms > 0, grace_ms >= 0")
+        if (above is not None and above < 0) or (below is not None and below < 1):
+            raise ValueError("need above >= 0 and below >= 1")
+        self.timeframe_ms = timeframe_ms
+        self.above = above
+        self.below = below
+        self.grace_ms = grace_ms
+        self.cap = max(above + 1 if above is not None else 0, below or 0)
+        self._keys: dict[str, _Values] = {}
+        self._timers = Timers(max(1, min(1000, timeframe_ms // 16)))
+        self._clock_ms = _NO_TIME
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def values_held(self) -> int:
+        return sum(len(v.seen) for v in self._keys.values())
+
+    def add(self, key: str, ts_ms: int, value: str) -> CardinalityMatch | None:
+        """One sighting of ``value`` (text; the caller leaves out missing values)."""
+        if ts_ms + self.timeframe_ms + self.grace_ms <= self._clock_ms:
+            return None  # too late to matter
+        values = self._keys.get(key)
+        if values is None:
+            values = self._keys[key] = _Values(ts_ms)
+            self._timers.schedule(key, ts_ms + self.timeframe_ms + self.grace_ms)
+        elif ts_ms < values.first_ms:
+            values.first_ms = ts_ms
+        values.newest_ms = max(values.newest_ms, ts_ms)
+        seen = values.seen
+        digest = hash(value)
+        last = seen.get(digest)
+        if last is None or ts_ms > last:
+            seen[digest] = ts_ms
+            seen.move_to_end(digest)
+        low = values.newest_ms - self.timeframe_ms
+        while seen and next(iter(seen.values())) < low:
+            seen.popitem(last=False)
+        while len(seen) > self.cap:
+            seen.popitem(last=False)
+        if self.above is not None and len(seen) > self.above:
+            low = ts_ms - self.timeframe_ms
+            distinct = sum(1 for seen_ms in seen.values() if low <= seen_ms <= ts_ms)
+            if distinct > self.above:
+                seen.clear()
+                return CardinalityMatch(key, ts_ms, distinct, "above")
+        return None
+
+    def _deadline(self, values: _Values) -> int:
+        """When ``below`` would be reported without further records; else when the key
+        can be forgotten."""
+        if self.below is None:
+            return values.newest_ms + self.timeframe_ms
+        times = sorted(values.seen.values())
+        since = times[-self.below] if len(times) >= self.below else values.first_ms
+        return max(since, values.first_ms) + self.timeframe_ms
+
+    def due(self, clock_ms: int) -> list[CardinalityMatch]:
+        """``below`` matches whose moment is ``grace_ms`` behind ``clock_ms`` (ordered by
+        time then key); forgets keys with nothing left to judge."""
+        if clock_ms > self._clock_ms:
+            self._clock_ms = clock_ms
+        out: list[CardinalityMatch] = []
+        for key in self._timers.pop_due(clock_ms):
+            values = self._keys.get(key)
+            if values is None:
+                continue
+            deadline = self._deadline(values)
+            if deadline + self.grace_ms > clock_ms:
+                self._timers.schedule(key, deadline + self.grace_ms)
+                continue
+            del self._keys[key]
+            if self.below is not None:
+                low = deadline - self.timeframe_ms
+                distinct = sum(1 for t in values.seen.values() if low < t <= deadline)
+                out.append(CardinalityMatch(key, deadline, distinct, "below"))
+        out.sort(key=lambda m: (m.ts_ms, m.key))
+        return out
