@@ -47,8 +47,9 @@ class CaseResult:
     problems: list[str]  # input the engine refused (a bug: load checks every record)
     duration_s: float
     fired: frozenset[str]  # rules that fired up to the last eval
-    evaluated: frozenset[str]  # rules that saw a window of matching records, or a record
-    # of their source (rules on single records)
+    # rules that saw a window of matching records (window rules), or were fed records of
+    # their source (any other rule)
+    evaluated: frozenset[str]
 
     @property
     def ok(self) -> bool:
@@ -117,9 +118,13 @@ def run_case(case: Case, rulebook: CompiledRulebook) -> CaseResult:
         evals.append(_compare(spec, since_ms, got))
         since_ms = spec.eval_at_ms
     checked = [a for a in run.actions if offset_ms(a) <= last_eval_ms]
-    evaluated = {rule_id for signal in run.signals for rule_id in signal.rules}
-    for role in {role for role, _ in case.records} & set(SOURCES):
-        evaluated.update(rule.id for rule in rulebook.plan(SOURCES[role]).record_rules)
+    in_signals = {rule_id for signal in run.signals for rule_id in signal.rules}
+    fed = {SOURCES[role] for role, _ in case.records if role in SOURCES}
+    evaluated = {
+        rule_id
+        for rule_id, rule in rulebook.rules.items()
+        if (rule_id in in_signals if rule.spec_id is not None else rule.rule.source in fed)
+    }
     return CaseResult(
         case,
         evals,

@@ -239,3 +239,18 @@ def test_every_shipped_rule_has_a_must_fire_and_a_near_miss_case() -> None:
         assert any(rule_id in case.evaluated - case.fired for case in cases), (
             f"{rule_id}: no near-miss case"
         )
+
+
+def test_cases_record_which_rules_fired_and_which_were_only_evaluated(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(CASES)
+    (result,) = run_test_files([Path("good/all.yaml")], Path("rules"))
+    by_name = {case.case.name: case for case in result.cases}
+    cpu = by_name["cpu_hot fires after two hot minutes, heals, resolves"]
+    assert cpu.fired == {"cpu_hot"}
+    assert cpu.evaluated == {"cpu_hot", "cpu_idle"}  # shares the window; not fatal_log
+    logs = by_name["fatal_log fires on the record, once per 5 minutes"]
+    assert (logs.fired, logs.evaluated) == ({"fatal_log"}, {"fatal_log"})
+    logins = by_name["failed_logins opens an incident at the end of the 5-minute window"]
+    assert (logins.fired, logins.evaluated) == ({"failed_logins"}, {"failed_logins"})
