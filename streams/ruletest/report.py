@@ -1,11 +1,13 @@
 """What ``opsrules test`` prints, and its JUnit XML.
 
-PASS rules/tests/hosts.yaml:6: host_cpu_saturated fires after five hot minutes
-FAIL rules/tests/hosts.yaml:31: host_cpu_saturated near miss
-  eval_at 10m (line 40), actions decided from 0s to 10m: 1 missing, 1 unexpected
-    - missing     alert resolved host_cpu_saturated {host=web-1}
-    + unexpected  scale firing host_cpu_saturated {host=web-1} at 6m: "CPU 0.95 on web-1"
-3 passed, 1 failed
+PASS good/all.yaml:2: cpu_hot fires after two hot minutes, heals, resolves
+FAIL failing/wrong.yaml:3: expects the alert a minute early
+  eval_at 1m (line 9), actions decided from 0s to 1m: 1 missing
+    - missing     alert firing cpu_hot {host=web-1}
+  eval_at 2m (line 12), actions decided after 1m to 2m: 1 unexpected
+    + unexpected  alert firing cpu_hot {host=web-1} at 2m: 'CPU 0.95 on web-1'
+      as expected heal firing cpu_hot {host=web-1} at 2m params {host: 'web-1'}: 'CPU …'
+1 passed, 1 failed
 """
 
 from __future__ import annotations
