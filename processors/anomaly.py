@@ -1,52 +1,63 @@
-"""Online anomaly detection per series: novelty of the value and of its recent level.
+"""Online anomaly detection per series: novelty of the value, of its recent level, and of
+both against the series' usual week.
 
 A point is anomalous when it takes the series somewhere it has not been before. The
-detector watches a few *features* of the series — exponentially weighted means over
-``spans_points`` (span 1 is the value itself; a longer span is the recent level) — and
-keeps, for each, the envelope ``[low, high]`` of what that feature did so far. A
-feature that leaves its envelope by more than a margin is news:
+detector watches a few *features* — exponentially weighted means over ``spans_points``
+(span 1 is the value itself; a longer span is the recent level) — and keeps, for each,
+the envelope ``[low, high]`` of what that feature did so far. A feature that leaves its
+envelope by more than a margin is news:
 
 - a spike breaks the value's envelope;
 - a level shift, a burst or a dip that lasts breaks the level's envelope even when no
   single value is a record;
 - a flat series has a zero-width envelope, so any change breaks it.
 
+Seasonality. The same features are also watched on the *residual* against an
+hour-of-week profile (``season_buckets`` buckets over ``season_ms``, each the
+exponentially weighted mean of that hour's values over past weeks, ``season_weight``
+for the newest). That catches what is normal in size but not at that time: a busy
+night, a quiet Monday, a flat stretch where the daily cycle should be. The residual
+features count once the profile has seen the point's hour before, their own warm-up
+(``season_warmup_points``) is over, and the residual's spread is below
+``season_gate`` times the value's (the profile explains something). This is the only
+use of ``ts_ms``; ``season_buckets = 0`` turns it off.
+
 Margin. For feature ``j`` the margin is ``max(tolerances[j] * envelope width,
-spread_margins[j] * spread)``, where ``spread`` is the value's mean absolute deviation
-from its long-run mean. The first term scales with what the series has already done
-(heavy-tailed series need a lot to surprise); the second keeps ordinary noise quiet (a
-new maximum of Gaussian noise beats the old one by a fraction of a standard
-deviation, not by a spread).
+spread_margins[j] * spread)``, where ``spread`` is the mean absolute deviation of the
+value (or residual) from its long-run mean. The first term scales with what the series
+has already done (heavy-tailed series need a lot to surprise); the second keeps ordinary
+noise quiet (a new maximum of Gaussian noise beats the old one by a fraction of a
+standard deviation, not by a spread).
 
 Forgetting. Each envelope shrinks towards the long-run mean with a time constant of
 ``envelope_memory_points``, but never inside ``envelope_floor_spreads`` times that
-feature's own spread: after a large event the detector becomes sensitive again, while
-a stationary series' envelope stays where its noise puts it.
+feature's own spread: after a large event the detector becomes sensitive again, while a
+stationary series' envelope stays where its noise puts it.
 
-Score. The exceedance ``e`` of a feature is its distance outside the envelope divided
-by its margin (``e = 1`` is exactly one margin out). The score is ``e / (1 + e)`` for
-the largest ``e`` over the features, in ``[0, 1)``. After an alarm (score ``>=
+Score. The exceedance ``e`` of a feature is its distance outside the envelope divided by
+its margin (``e = 1``: exactly one margin out). The score is ``e / (1 + e)`` for the
+largest ``e`` over all features, in ``[0, 1)``. After an alarm (score ``>=
 alarm_score``) the next ``suppress_points`` scores are capped just below
 ``alarm_score``: one alarm per event rather than one per point (the NAB benchmark, like
 an on-call engineer, counts only the first).
 
-Online and causal: the score of a point depends on that point and the earlier ones
-only, in the order given. ``ts_ms`` is accepted for the shell and does not change the
-score (points are taken as regularly spaced). Scoring starts after ``warmup_points``.
+Online and causal: a point's score depends on that point and earlier ones only, in the
+order given. Scoring starts after ``warmup_points``.
 
-State and cost: :class:`DetectorState` holds a fixed number of floats (five per
-feature plus a few); it never grows (about 1 KB per series in CPython, see
-``bench/anomaly.py``). :func:`score_point` mutates it in place and costs a few
-microseconds.
+State and cost: :class:`DetectorState` holds a fixed number of floats (five per feature
+and envelope set, one per season bucket); it never grows (about 2.3 KB per series in
+CPython, see ``bench/anomaly.py``). :func:`score_point` mutates it in place and costs a
+few microseconds.
 
-Non-finite values (NaN, ±inf) are ignored: the state is left unchanged and the score
-is 0.0 with direction ``None``, ``low``/``high`` NaN (the decoders dead-letter such
-values before they get here; this is the core's defence, not a policy).
+Non-finite values (NaN, ±inf) are ignored: the state is left unchanged and the score is
+0.0 with direction ``None``, ``low``/``high`` NaN (the decoders dead-letter such values
+before they get here; this is the core's defence, not a policy).
 """
 
 from __future__ import annotations
 
 import math
+from array import array
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -55,14 +66,17 @@ THRESHOLD = 0.5
 subset (``bench/anomaly_tune.py``) and fixed: a point is an anomaly when
 ``score >= THRESHOLD``."""
 
+HOUR_MS = 3_600_000
+WEEK_MS = 7 * 24 * HOUR_MS
+
 
 @dataclass(frozen=True, slots=True)
 class DetectorConfig:
     """Hyperparameters, the same for every series; defaults are the tuned values.
 
     ``spans_points``, ``tolerances`` and ``spread_margins`` run in parallel, one entry
-    per feature; a span of 1 watches the value itself. ``expected`` in the output is the
-    mean of the last feature. Spans and memories count points, not time.
+    per feature; a span of 1 watches the value itself. Spans, memories and warm-ups
+    count points, not time.
     """
 
     spans_points: tuple[int, ...] = (1, 30)
@@ -73,6 +87,11 @@ class DetectorConfig:
     center_span_points: int = 199
     spread_span_points: int = 999
     warmup_points: int = 30
+    season_ms: int = WEEK_MS
+    season_buckets: int = 168
+    season_weight: float = 0.3
+    season_gate: float = 1.0
+    season_warmup_points: int = 300
     suppress_points: int = 100
     alarm_score: float = THRESHOLD
 
@@ -86,6 +105,12 @@ class DetectorConfig:
             raise ValueError("tolerances must be > 0 and spread_margins >= 0")
         if min(self.envelope_memory_points, self.center_span_points, self.spread_span_points) < 1:
             raise ValueError("envelope_memory_points and the spans must be >= 1")
+        if self.season_buckets < 0 or (
+            self.season_buckets and self.season_ms < self.season_buckets
+        ):
+            raise ValueError("season_buckets must be >= 0 and at most season_ms")
+        if not 0.0 < self.season_weight <= 1.0:
+            raise ValueError("season_weight must be in (0, 1]")
         if not 0.0 < self.alarm_score < 1.0:
             raise ValueError("alarm_score must be in (0, 1)")
 
@@ -96,11 +121,13 @@ DEFAULT_CONFIG = DetectorConfig()
 class AnomalyScore(NamedTuple):
     """One point's verdict.
 
-    ``expected`` is the recent level before this point (the mean of the config's last
-    feature); ``low``/``high`` bound the values this point could have taken without
-    scoring ``alarm_score`` or more, given the state before it (``-inf``/``inf``
-    during warm-up); ``direction`` is ``"up"``/``"down"`` for the side of the largest
-    exceedance, ``None`` when no feature left its envelope.
+    ``expected`` is the value the detector expected before seeing this one: the
+    hour-of-week profile plus the residual's recent level when the seasonal features
+    count, else the recent level (the last feature's mean). ``low``/``high`` bound the
+    values this point could have taken without scoring ``alarm_score`` or more, given
+    the state before it (``-inf``/``inf`` during warm-up). ``direction`` is
+    ``"up"``/``"down"`` for the side of the largest exceedance, ``None`` when no feature
+    left its envelope.
     """
 
     score: float
@@ -110,16 +137,15 @@ class AnomalyScore(NamedTuple):
     direction: str | None
 
 
-class DetectorState:
-    """One series' detector state, mutated in place by :func:`score_point`.
+class Envelopes:
+    """The features of one input (the value, or its seasonal residual).
 
     Per feature ``j``: ``means[j]`` (its current value), ``lows[j]``/``highs[j]`` (its
     envelope), ``spreads[j]`` (its mean absolute deviation from ``center``).
-    ``center`` is the long-run mean of the value; ``count`` the finite points seen;
-    ``quiet`` the points of suppression left.
+    ``center`` is the input's long-run mean, ``count`` the points learnt.
     """
 
-    __slots__ = ("center", "count", "highs", "lows", "means", "quiet", "spreads")
+    __slots__ = ("center", "count", "highs", "lows", "means", "spreads")
 
     def __init__(self, features: int) -> None:
         self.means: list[float] = [0.0] * features
@@ -128,16 +154,38 @@ class DetectorState:
         self.spreads: list[float] = [0.0] * features
         self.center = 0.0
         self.count = 0
+
+
+class DetectorState:
+    """One series' detector state, mutated in place by :func:`score_point`.
+
+    ``value``/``residual``: the features of the value and of its seasonal residual.
+    ``season``: the hour-of-week profile (NaN for an hour not seen yet);
+    ``bucket``/``bucket_sum``/``bucket_count``: the visit to the current hour, folded
+    into ``season`` when the hour changes. ``quiet``: points of suppression left.
+    """
+
+    __slots__ = ("bucket", "bucket_count", "bucket_sum", "quiet", "residual", "season", "value")
+
+    def __init__(self, config: DetectorConfig) -> None:
+        features = len(config.spans_points)
+        self.value = Envelopes(features)
+        self.residual = Envelopes(features)
+        self.season = array("d", [math.nan]) * config.season_buckets
+        self.bucket = -1
+        self.bucket_sum = 0.0
+        self.bucket_count = 0
         self.quiet = 0
 
 
 def new_state(config: DetectorConfig = DEFAULT_CONFIG) -> DetectorState:
     """A fresh state for one series under ``config``."""
-    return DetectorState(len(config.spans_points))
+    return DetectorState(config)
 
 
 _NAN = math.nan
 _INF = math.inf
+_NO_BOUNDS = (0.0, None, -_INF, _INF)
 
 
 def score_point(
@@ -147,28 +195,84 @@ def score_point(
 
     ``config`` must be the one ``state`` was made with.
     """
-    means = state.means
+    env = state.value
     if not math.isfinite(value):
-        return AnomalyScore(0.0, means[-1] if state.count else _NAN, _NAN, _NAN, None)
-    if state.count == 0:
-        _first_point(state, value)
-        return AnomalyScore(0.0, value, -_INF, _INF, None)
+        return AnomalyScore(0.0, env.means[-1] if env.count else _NAN, _NAN, _NAN, None)
+    alarm = config.alarm_score
+    expected = env.means[-1] if env.count else value
+    worst, direction, low, high = _exceed(env, value, config, config.warmup_points)
+
+    baseline = _baseline(state, ts_ms, config)
+    if baseline == baseline:  # the hour was seen before: the residual features count
+        res = state.residual
+        r = value - baseline
+        r_expected = baseline + res.means[-1]
+        r_worst, r_direction, r_low, r_high = _exceed(res, r, config, config.season_warmup_points)
+        gate_open = res.spreads[0] < config.season_gate * env.spreads[0]
+        if gate_open and res.count >= config.season_warmup_points:
+            expected = r_expected
+            if r_worst > worst:
+                worst, direction = r_worst, r_direction
+            low = max(low, baseline + r_low)
+            high = min(high, baseline + r_high)
+        _learn(res, r, config)
+    if config.season_buckets:
+        state.bucket_sum += value
+        state.bucket_count += 1
+    _learn(env, value, config)
+
+    score = worst / (1.0 + worst)
+    if state.quiet > 0:
+        state.quiet -= 1
+        if score >= alarm:
+            score = math.nextafter(alarm, 0.0)
+    elif score >= alarm:
+        state.quiet = config.suppress_points
+    return AnomalyScore(score, expected, low, high, direction)
+
+
+def _baseline(state: DetectorState, ts_ms: int, config: DetectorConfig) -> float:
+    """The profile's value for ``ts_ms``'s hour (NaN if unseen); folds finished visits."""
+    buckets = config.season_buckets
+    if not buckets:
+        return _NAN
+    season = state.season
+    b = ts_ms // (config.season_ms // buckets) % buckets
+    if b != state.bucket:
+        if state.bucket_count:
+            mean = state.bucket_sum / state.bucket_count
+            old = season[state.bucket]
+            season[state.bucket] = mean if old != old else old + config.season_weight * (mean - old)
+        state.bucket = b
+        state.bucket_sum = 0.0
+        state.bucket_count = 0
+    return season[b]
+
+
+def _exceed(
+    env: Envelopes, value: float, config: DetectorConfig, warmup_points: int
+) -> tuple[float, str | None, float, float]:
+    """Worst exceedance of ``value``'s features, its side, and the no-alarm value range.
+
+    Moves ``env.means`` to include ``value`` (the rest waits for :func:`_learn`).
+    """
+    means = env.means
+    if env.count == 0:
+        means[:] = [value] * len(means)
+        return _NO_BOUNDS
     alphas = _alphas(config)
-    lows, highs = state.lows, state.highs
-    expected = means[-1]
-    if state.count < config.warmup_points:
+    if env.count < warmup_points:
         for j, a in enumerate(alphas):
             means[j] += a * (value - means[j])
-        _learn(state, value, config)
-        return AnomalyScore(0.0, expected, -_INF, _INF, None)
-
+        return _NO_BOUNDS
     alarm = config.alarm_score
     e_alarm = alarm / (1.0 - alarm)  # the exceedance at which the score reaches alarm
-    spread = state.spreads[0] if config.spans_points[0] == 1 else _value_spread(state)
+    spread = env.spreads[0]
+    lows, highs = env.lows, env.highs
+    tolerances, spread_margins = config.tolerances, config.spread_margins
     worst = 0.0
     direction: str | None = None
     low, high = -_INF, _INF
-    tolerances, spread_margins = config.tolerances, config.spread_margins
     for j, a in enumerate(alphas):
         old = means[j]
         m = old + a * (value - old)
@@ -197,54 +301,36 @@ def score_point(
             high = x_hi
         if x_lo > low:
             low = x_lo
-    score = worst / (1.0 + worst)
-    if state.quiet > 0:
-        state.quiet -= 1
-        if score >= alarm:
-            score = math.nextafter(alarm, 0.0)
-    elif score >= alarm:
-        state.quiet = config.suppress_points
-    _learn(state, value, config)
-    return AnomalyScore(score, expected, low, high, direction)
+    return worst, direction, low, high
 
 
 def _alphas(config: DetectorConfig) -> tuple[float, ...]:
     return tuple(2.0 / (s + 1.0) for s in config.spans_points)
 
 
-def _value_spread(state: DetectorState) -> float:
-    """The value's spread when no feature has span 1: the widest feature spread."""
-    return max(state.spreads)
-
-
-def _first_point(state: DetectorState, value: float) -> None:
-    n = len(state.means)
-    state.means[:] = [value] * n
-    state.lows[:] = [value] * n
-    state.highs[:] = [value] * n
-    state.spreads[:] = [0.0] * n
-    state.center = value
-    state.count = 1
-
-
-def _learn(state: DetectorState, value: float, config: DetectorConfig) -> None:
+def _learn(env: Envelopes, value: float, config: DetectorConfig) -> None:
     """Fold the features' new means into the centre, spreads and envelopes.
 
     The centre and spreads are exponentially weighted with weight ``max(alpha, 1/n)``,
     i.e. plain means over the first points, so they are right from the start.
     """
-    state.count = n = state.count + 1
+    env.count = n = env.count + 1
+    means, lows, highs, spreads = env.means, env.lows, env.highs, env.spreads
+    if n == 1:
+        lows[:] = means
+        highs[:] = means
+        env.center = value
+        return
     a_c = 2.0 / (config.center_span_points + 1.0)
     a_s = 2.0 / (config.spread_span_points + 1.0)
     if a_c < 1.0 / n:
         a_c = 1.0 / n
     if a_s < 1.0 / n:
         a_s = 1.0 / n
-    center = state.center + a_c * (value - state.center)
-    state.center = center
+    center = env.center + a_c * (value - env.center)
+    env.center = center
     shrink = 1.0 / config.envelope_memory_points
     floor_k = config.envelope_floor_spreads
-    means, lows, highs, spreads = state.means, state.lows, state.highs, state.spreads
     for j, m in enumerate(means):
         sp = spreads[j] + a_s * (abs(m - center) - spreads[j])
         spreads[j] = sp

@@ -13,17 +13,21 @@ from processors.anomaly import (
     AnomalyScore,
     DetectorConfig,
     DetectorState,
+    Envelopes,
     new_state,
     score_point,
 )
 
-STEP_MS = 60_000
+STEP_MS = 60_000  # 5,000 points span 3.5 days: no hour-of-week profile yet
+FIVE_MIN_MS = 300_000  # 5,000 points span 17 days: the profile is in use from day 8
 WARMUP = 1_000  # points a test series gets to learn before it is judged
 
 
-def run(values: list[float], config: DetectorConfig = DEFAULT_CONFIG) -> list[AnomalyScore]:
+def run(
+    values: list[float], config: DetectorConfig = DEFAULT_CONFIG, step_ms: int = STEP_MS
+) -> list[AnomalyScore]:
     state = new_state(config)
-    return [score_point(state, v, i * STEP_MS, config) for i, v in enumerate(values)]
+    return [score_point(state, v, i * step_ms, config) for i, v in enumerate(values)]
 
 
 def alarms(scores: list[AnomalyScore], start: int = 0) -> list[int]:
@@ -64,14 +68,15 @@ def counts(seed: int, n: int) -> list[float]:
 # ---------------------------------------------------------------- stationary noise
 
 
+@pytest.mark.parametrize("step_ms", [STEP_MS, FIVE_MIN_MS], ids=["1min", "5min"])
 @pytest.mark.parametrize("seed", [1, 2, 3])
 @pytest.mark.parametrize(
     "make", [gaussian, uniform, ar1, daily], ids=["gaussian", "uniform", "ar1", "daily"]
 )
 def test_stationary_noise_raises_no_alarm_after_warmup(
-    make: Callable[[int, int], list[float]], seed: int
+    make: Callable[[int, int], list[float]], seed: int, step_ms: int
 ) -> None:
-    scores = run(make(seed, WARMUP + 4_000))
+    scores = run(make(seed, WARMUP + 4_000), step_ms=step_ms)
     assert alarms(scores, start=WARMUP) == []
     assert all(0.0 <= s.score < 1.0 for s in scores)
 
@@ -129,6 +134,35 @@ def test_a_small_sustained_shift_is_caught_by_the_level() -> None:
     found = alarms(scores, start=WARMUP)
     assert found and at <= found[0] <= at + 60
     assert scores[found[0]].direction == "up"
+
+
+def trough_index(after: int) -> int:
+    """The first index >= ``after`` at the bottom of :func:`daily`'s cycle."""
+    return after + (216 - after) % 288
+
+
+def test_a_spike_normal_in_size_but_not_at_that_hour_alarms() -> None:
+    """Daily cycle 10..30 in 5-minute points; at night (value ~10) a 28 is news."""
+    at = trough_index(5_000)  # day 17: the hour-of-week profile knows this hour
+    values = daily(7, 6_000)
+    values[at] += 18.0
+    assert values[at] < max(values[:at])  # no record: only the season says it is odd
+    seasonal = run(values, step_ms=FIVE_MIN_MS)
+    s = seasonal[at]
+    assert alarms(seasonal, start=WARMUP) == [at]
+    assert s.direction == "up"
+    assert not s.low <= values[at] <= s.high
+    assert abs(s.expected - 10.0) < 2.0
+    plain = run(values, DetectorConfig(season_buckets=0), step_ms=FIVE_MIN_MS)
+    assert alarms(plain, start=WARMUP) == []
+
+
+def test_a_flat_stretch_where_the_cycle_should_be_alarms() -> None:
+    at = 5_000
+    values = daily(7, 6_000)
+    values[at : at + 300] = [20.0] * 300  # the cycle's mean, held for a day
+    found = alarms(run(values, step_ms=FIVE_MIN_MS), start=WARMUP)
+    assert found and at <= found[0] <= at + 144
 
 
 def test_one_alarm_per_event_then_alarms_again() -> None:
@@ -210,18 +244,19 @@ def deep_size(obj: object) -> int:
     size = sys.getsizeof(obj)
     if isinstance(obj, list):
         return size + sum(deep_size(x) for x in obj)
-    if isinstance(obj, DetectorState):
-        return size + sum(deep_size(getattr(obj, name)) for name in DetectorState.__slots__)
-    return size
+    if isinstance(obj, DetectorState | Envelopes):
+        return size + sum(deep_size(getattr(obj, name)) for name in type(obj).__slots__)
+    return size  # floats, ints, str, None; an array's getsizeof includes its items
 
 
 def test_state_does_not_grow() -> None:
+    """Every hour-of-week bucket filled after a week; nothing grows after that."""
     values = daily(2, 20_000)
     state = new_state()
-    for i, v in enumerate(values[:1_000]):
-        score_point(state, v, i * STEP_MS)
+    for i, v in enumerate(values[:3_000]):
+        score_point(state, v, i * FIVE_MIN_MS)
     early = deep_size(state)
-    for i, v in enumerate(values[1_000:]):
-        score_point(state, v, i * STEP_MS)
+    for i, v in enumerate(values[3_000:], start=3_000):
+        score_point(state, v, i * FIVE_MIN_MS)
     assert deep_size(state) == early
-    assert early < 1_024
+    assert early < 4_096
