@@ -8,6 +8,7 @@ agents' offsets) and the exit code (0 after a clean stop, 1 after a crash).
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -60,6 +61,21 @@ def load_rulebook(settings: OpsrulesSettings) -> CompiledRulebook:
     return compile_rulebook(loaded.rules, matcher=settings.matcher, policies=loaded.policies)
 
 
+def tune_gc() -> None:
+    """Collect reference cycles far less often than CPython's default.
+
+    The firehose allocates a few short-lived objects per record and keeps many
+    long-lived ones (open windows, known series); with the default thresholds
+    (700, 10, 10) the cyclic collector ran so often, rescanning that state, that it
+    took about a quarter of the worker's CPU (pipeline bench, 300k records: 20-23 CPU s
+    per million records before, 14.0-14.6 after). Reference counting frees nearly all
+    of it; cycles are rare and still collected. What exists at start (modules, the
+    rulebook) is frozen out of every collection.
+    """
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 1000)
+
+
 def run_worker(
     settings: OpsrulesSettings,
     *,
@@ -70,6 +86,7 @@ def run_worker(
 ) -> int:
     """Run until stopped; return the process exit code."""
     rulebook = load_rulebook(settings)
+    tune_gc()
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     created = loop.run_until_complete(ensure_topics(settings))
