@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from enum import StrEnum
 from typing import Any
-from urllib.parse import quote, unquote
 
 from processors.engine.compiler import CompiledRulebook, WindowFeed, group_text
 from processors.engine.expressions import fields, parse
 from processors.ids import stable_id
+from processors.series_keys import group_values, series_key
+from processors.typed_rules import TypedRules
 from processors.windowing import AddOutcome, PartitionWindows, WindowResult
 from streams.schemas import Signal
 
@@ -29,25 +30,11 @@ class Routed(StrEnum):
     REPLAYED = "replayed"  # re-read after a restart; its windows were emitted before
 
 
-def series_key(values: list[str]) -> str:
-    """The group values joined by ``|`` (``%`` and ``|`` inside values are escaped);
-    ``*`` for a rule without group_by. Also the Kafka key of the series' signals."""
-    if not values:
-        return "*"
-    if len(values) == 1:
-        value = values[0]
-        return _quote(value) if "%" in value or "|" in value or not value.isprintable() else value
-    return "|".join(_quote(v) if "%" in v or "|" in v or not v.isprintable() else v for v in values)
-
-
-def _quote(value: str) -> str:
-    return quote(value, safe=" !\"#$&'()*+,-./:;<=>?@[\\]^_`{}~")
+__all__ = ["Routed", "Router", "group_of", "series_key"]
 
 
 def group_of(feed: WindowFeed, key: str) -> dict[str, str]:
-    if not feed.group_by:
-        return {}
-    return dict(zip(feed.group_by, (unquote(v) for v in key.split("|")), strict=True))
+    return group_values(feed.group_by, key)
 
 
 class Router:
@@ -78,6 +65,8 @@ class Router:
         self.last_true_ms: dict[tuple[str, str], int] = {}
         self.warm_until_ms: dict[str, int] = {}
         self.filtered = 0  # window results not sent: no rule could change an alert
+        # Rule types beyond thresholds and sequence steps (and joins, on signals).
+        self.types = TypedRules(rulebook, source)
 
     def route(
         self, record: Record, *, ts_ms: int, offset: int, ref: str, now_ms: int, out: list[Signal]
@@ -89,6 +78,11 @@ class Router:
         """
         if offset >= self.next_offset:
             self.next_offset = offset + 1
+        if self.types.active and self.types.route(
+            record, ts_ms=ts_ms, offset=offset, ref=ref, out=out
+        ):
+            self.windows.observe(ts_ms, offset, now_ms)
+            return Routed.PROCESSED  # a sequence step, or a rule on signals' own signal
         added = late = replayed = False
         for feed in self.plan.feeds:
             if not feed.match(record):
@@ -150,6 +144,28 @@ class Router:
                 yield self._signal(result)
             else:
                 self.filtered += 1
+
+    def close_types(self, now_ms: int) -> list[Signal]:
+        """Matches of the rule types that wait for time (flatline, spike, cardinality
+        ``below``), by the partition's event clock at ``now_ms``; forgets their expired
+        state. Shells call it with :meth:`close`."""
+        if not self.types.active:
+            return []
+        return self.types.close(self.windows.clock_at(now_ms))
+
+    def committable_offset(self) -> int | None:
+        """The offset to commit: before every record still in an open window or still
+        held by a rule type's state (see :mod:`processors.held_offsets`)."""
+        windows = self.windows.committable_offset()
+        held = self.types.committable_offset()
+        if held is None or windows is None:
+            return windows
+        return min(windows, held)
+
+    @property
+    def needs_ref(self) -> bool:
+        """Whether signal ids use ``route``'s ``ref`` (record rules, rule types, steps)."""
+        return bool(self.plan.record_rules) or self.types.active
 
     def _wanted(self, result: WindowResult) -> bool:
         feed = self.feeds[result.spec_id]

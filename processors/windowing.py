@@ -312,6 +312,13 @@ class PartitionWindows:
             out.sort(key=_result_order)
         return out
 
+    def clock_at(self, now_ms: int) -> int | None:
+        """The event clock at processing time ``now_ms``: :attr:`max_event_ms` with
+        idleness applied, as :meth:`advance` applies it (it emits nothing). For the
+        timers of :mod:`processors.typed_rules`."""
+        self._apply_idle(now_ms)
+        return self.max_event_ms
+
     def _apply_idle(self, now_ms: int) -> None:
         if self._last_now_ms is None:
             if self._clock_ms != _NO_TIME:  # restored, no record yet: idle from now on

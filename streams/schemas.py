@@ -270,13 +270,18 @@ class Signal(BaseModel):
     ``kind="anomaly"``: a metric point the anomaly detector scored at or above its
     threshold (``values``: score, value, expected, low, high, direction +1 up / -1
     down; ``group``: metric, host, service; see :mod:`processors.anomaly_feed`).
+    ``kind="match"``: a rule of a type beyond thresholds matched (frequency, flatline,
+    change, new_term, cardinality, spike, sequence; ``record`` holds what the rule's
+    templates see). ``kind="step"``: one step of a sequence rule (``sequence``), keyed
+    by the join key; ``rules`` is empty, as the decision tier has nothing to decide on
+    it (see :mod:`processors.sequence`).
     ``rules`` are the ids of the rules it feeds; ``group`` their ``group_by`` values.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str  # deterministic: series + window start + spec, or source offset
-    kind: Literal["window", "record", "anomaly"]
+    kind: Literal["window", "record", "anomaly", "match", "step"]
     key: str  # the entity; also the Kafka key
     source: str = "metric"
     rules: list[str] = Field(default_factory=list)
@@ -285,6 +290,7 @@ class Signal(BaseModel):
     window_start_ms: int | None = None
     values: dict[str, float | None] = Field(default_factory=dict)
     record: dict[str, Any] | None = None
+    sequence: str | None = None  # kind "step": the sequence rule it is a step of
 
 
 ActionType = Literal["alert", "heal", "scale", "incident"]

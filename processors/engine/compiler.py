@@ -40,6 +40,8 @@ class CompiledRule:
     group_getters: tuple[tuple[str, Getter], ...]
     timing: Timing
     spec_id: str | None  # the window feed, for windowed rules
+    # rule types: the fields change / cardinality / new_term read (processors/typed_rules)
+    values: tuple[Getter, ...] = ()
 
     @property
     def id(self) -> str:
@@ -72,9 +74,27 @@ class WindowFeed:
 
 
 @dataclass(frozen=True, slots=True)
+class SequenceStepPlan:
+    """One step of a sequence rule, run on the records of its source: ``join`` gets
+    each ``group_by`` value (the join key) from them."""
+
+    rule_id: str
+    index: int
+    match: Getter
+    group_by: tuple[str, ...]
+    join: tuple[Getter, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class SourcePlan:
     feeds: tuple[WindowFeed, ...]
     record_rules: tuple[CompiledRule, ...]
+    # rule types (processors/typed_rules.py): the rules of a type beyond thresholds on
+    # this source (not sequence), the sequence steps on it, and (source "signal") the
+    # sequence rules whose joins run on the signals topic
+    typed: tuple[CompiledRule, ...] = ()
+    steps: tuple[SequenceStepPlan, ...] = ()
+    sequences: tuple[CompiledRule, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +107,12 @@ class CompiledRulebook:
 
     def plan(self, source: str) -> SourcePlan:
         return self.sources.get(source, _EMPTY_PLAN)
+
+    @property
+    def reads_signals(self) -> bool:
+        """Some rule runs on the signals topic (``source: signal``, or a sequence's join):
+        the firehose reads it too."""
+        return "signal" in self.sources
 
 
 _EMPTY_PLAN = SourcePlan((), ())
@@ -103,6 +129,35 @@ def group_text(value: Any) -> str:
 
 def _getter(text: str) -> Getter:
     return compile_expr(parse(text))
+
+
+def _type_values(rule: Rule) -> tuple[Getter, ...]:
+    if rule.change is not None:
+        return (_getter(rule.change.field),)
+    if rule.cardinality is not None:
+        return (_getter(rule.cardinality.field),)
+    if rule.new_term is not None:
+        return tuple(_getter(path) for path in rule.new_term.fields)
+    return ()
+
+
+def _steps(rule: Rule) -> list[tuple[str, SequenceStepPlan]]:
+    """A sequence rule's steps, by the source they run on."""
+    if rule.sequence is None:
+        return []
+    return [
+        (
+            step.source,
+            SequenceStepPlan(
+                rule_id=rule.id,
+                index=index,
+                match=_getter(step.match),
+                group_by=tuple(rule.group_by),
+                join=tuple(_getter(step.fields.get(name, name)) for name in rule.group_by),
+            ),
+        )
+        for index, step in enumerate(rule.sequence.steps)
+    ]
 
 
 MatcherKind = Literal["durable_rules", "compiled"]
@@ -139,6 +194,8 @@ def compile_rulebook(
     rules: dict[str, CompiledRule] = {}
     feed_parts: dict[str, dict[str, Any]] = {}
     record_rules: dict[str, list[CompiledRule]] = {}
+    typed: dict[str, list[CompiledRule]] = {}  # rule types, by source
+    steps: dict[str, list[SequenceStepPlan]] = {}
     for item in loaded:
         rule = item.rule
         if not rule.enabled:
@@ -185,9 +242,14 @@ def compile_rulebook(
                 resolves=rule.window is not None,
             ),
             spec_id=spec_id,
+            values=_type_values(rule),
         )
         rules[rule.id] = compiled
-        if spec_id is None:
+        if rule.type != "threshold":
+            typed.setdefault(rule.source, []).append(compiled)
+            for step in _steps(rule):
+                steps.setdefault(step[0], []).append(step[1])
+        elif spec_id is None:
             record_rules.setdefault(rule.source, []).append(compiled)
     feeds: dict[str, WindowFeed] = {}
     for spec_id, part in feed_parts.items():
@@ -210,10 +272,14 @@ def compile_rulebook(
             rule_ids=tuple(part["rule_ids"]),
         )
     sources: dict[str, SourcePlan] = {}
-    for source in {f.source for f in feeds.values()} | set(record_rules):
+    for source in {f.source for f in feeds.values()} | set(record_rules) | set(typed) | set(steps):
+        of_type = typed.get(source, ())
         sources[source] = SourcePlan(
             feeds=tuple(f for f in feeds.values() if f.source == source),
             record_rules=tuple(record_rules.get(source, ())),
+            typed=tuple(r for r in of_type if r.rule.type != "sequence"),
+            steps=tuple(steps.get(source, ())),
+            sequences=tuple(r for r in of_type if r.rule.type == "sequence"),
         )
     enabled = [item.rule for item in loaded if item.rule.enabled]
     return CompiledRulebook(

@@ -220,6 +220,7 @@ class _Expanded:
     match: str
     condition: str
     value: str | None
+    steps: tuple[str, ...] = ()  # a sequence's steps' match
 
 
 def _as_run(rule: Rule, expanded: _Expanded) -> Rule:
@@ -230,6 +231,12 @@ def _as_run(rule: Rule, expanded: _Expanded) -> Rule:
     }
     if rule.window is not None and rule.window.value is not None:
         update["window"] = rule.window.model_copy(update={"value": expanded.value})
+    if rule.sequence is not None:
+        steps = [
+            step.model_copy(update={"match": match})
+            for step, match in zip(rule.sequence.steps, expanded.steps, strict=True)
+        ]
+        update["sequence"] = rule.sequence.model_copy(update={"steps": steps})
     return rule.model_copy(update=update)
 
 
@@ -314,7 +321,7 @@ def _check_expressions(
         if not isinstance(name, str):
             continue  # reported by validation
         group_by.append(name)
-        if not records.knows(name):
+        if not records.knows(name) and node.get("type") != "sequence":  # a join key's name
             hint = did_you_mean(name, sorted(records.fields))
             message = f"group_by: unknown field '{name}' for {records.label}{hint}"
             errors.append(source.error(key_pos(items, index), rule_id, message))
@@ -332,7 +339,8 @@ def _check_expressions(
         return None  # not a mapping: reported by validation
     condition = check.expression(node, "condition", "true", condition_scope, "condition")
     exceptions = _exceptions(check, node, records)
-    if check.failed or match is None or condition is None or exceptions is None:
+    steps = _check_type_settings(check, node, records, group_by)
+    if check.failed or match is None or condition is None or exceptions is None or steps is None:
         return None
     match_text = _rendered(*match)
     if exceptions:
@@ -344,7 +352,93 @@ def _check_expressions(
                 source.error(key_pos(node, "exceptions"), rule_id, f"exceptions: {exc.message}")
             )
             return None
-    return _Expanded(match_text, _rendered(*condition), _rendered(*value) if value else None)
+    return _Expanded(match_text, _rendered(*condition), _rendered(*value) if value else None, steps)
+
+
+# --- rule types' settings --------------------------------------------------------------
+
+
+def _check_type_settings(
+    check: _RuleChecker, node: CommentedMap, records: Scope, group_by: list[str]
+) -> tuple[str, ...] | None:
+    """The field paths in a rule type's settings, and a sequence's steps: their match
+    checked against each step's source and expanded (as run). None when wrong; a
+    missing or misshapen block is reported by validation."""
+    rule_type = node.get("type")
+    block = node.get(rule_type) if isinstance(rule_type, str) else None
+    if not isinstance(block, CommentedMap):
+        return ()
+    if rule_type in ("change", "cardinality") and "field" in block:
+        _field_path_value(check, block, "field", records, f"{rule_type}.field")
+    elif rule_type == "new_term" and isinstance(block.get("fields"), CommentedSeq):
+        for index in range(len(block["fields"])):
+            _field_path_value(check, block["fields"], index, records, "new_term.fields")
+    elif rule_type == "sequence" and isinstance(block.get("steps"), CommentedSeq):
+        return _check_steps(check, block["steps"], group_by)
+    return ()
+
+
+def _field_path_value(
+    check: _RuleChecker, parent: Any, key: str | int, scope: Scope, label: str
+) -> bool:
+    """``parent[key]`` names a field of ``scope``; else an error at the value."""
+    path = parent[key]
+    if not isinstance(path, str):
+        return False  # reported by validation
+    try:
+        tree = parse(path)
+    except ExpressionError:
+        tree = None
+    if not (isinstance(tree, Field) and tree.path == path.strip()):
+        message = f"{label}: '{path}' is not a field path (write e.g. host or labels.state)"
+    elif scope.knows(tree.path):
+        return True
+    else:
+        hint = did_you_mean(tree.path, sorted(scope.fields))
+        message = f"{label}: unknown field '{tree.path}' for {scope.label}{hint}"
+    check.errors.append(check.source.error(value_pos(parent, key), check.rule_id, message))
+    check.failed = True
+    return False
+
+
+def _check_steps(
+    check: _RuleChecker, steps: CommentedSeq, group_by: list[str]
+) -> tuple[str, ...] | None:
+    """Each step's match against its source, and where each group_by name (the join
+    key) is in its records."""
+    matches: list[str] = []
+    for index, step in enumerate(steps):
+        label = f"sequence step {index + 1}"
+        source_name = step.get("source") if isinstance(step, CommentedMap) else None
+        if source_name not in SOURCE_FIELDS:
+            check.failed = True  # reported by validation
+            continue
+        scope = record_scope(source_name)
+        found = check.expression(step, "match", "true", scope, f"{label} match")
+        if found is not None:
+            matches.append(_rendered(*found))
+        fields = step.get("fields")
+        mapping = fields if isinstance(fields, CommentedMap) else CommentedMap()
+        for name in mapping:
+            if name not in group_by:
+                message = f"{label} fields: '{name}' is not one of group_by {group_by}"
+                check.errors.append(
+                    check.source.error(key_pos(mapping, name), check.rule_id, message)
+                )
+                check.failed = True
+            elif isinstance(mapping[name], str):
+                _field_path_value(check, mapping, name, scope, f"{label} fields.{name}")
+        for name in group_by:
+            if name not in mapping and not scope.knows(name):
+                message = (
+                    f"{label}: records of source {source_name} have no field '{name}'; "
+                    f"say where the join value is: fields: {{{name}: <field>}}"
+                )
+                check.errors.append(
+                    check.source.error(key_pos(step, "source"), check.rule_id, message)
+                )
+                check.failed = True
+    return None if check.failed else tuple(matches)
 
 
 def _exceptions(check: _RuleChecker, node: CommentedMap, records: Scope) -> list[Node] | None:

@@ -313,6 +313,158 @@ class WindowConfig(_Strict):
         return self
 
 
+# --- Rule types beyond thresholds (processors/typed_rules.py runs them) ------------------
+# Each type's settings are a block named after it; rules/README.md documents them.
+
+RuleType = Literal[
+    "threshold", "frequency", "flatline", "change", "new_term", "cardinality", "spike", "sequence"
+]
+TYPE_BLOCKS: tuple[str, ...] = (
+    "frequency",
+    "flatline",
+    "change",
+    "new_term",
+    "cardinality",
+    "spike",
+    "sequence",
+)  # the types with settings, each in the block of its name (TYPE_SETTINGS)
+_TIMEFRAME = "A sliding timeframe (per group_by key)."
+_GRACE = "How long to wait for late records before judging a time (default 10s)."
+_FIELD_PATH = "A field of the source's records (e.g. host.name, attributes.version)."
+
+
+def _timeframe(description: str = _TIMEFRAME) -> Any:
+    return Field(alias="timeframe", description=description)
+
+
+def _grace(default_ms: int = 10_000, description: str = _GRACE) -> Any:
+    return Field(default_ms, alias="grace", description=description)
+
+
+class FrequencyConfig(_Strict):
+    """``type: frequency``: at least ``at_least`` matching records within ``timeframe``
+    per group_by key (sliding). A match starts the count over."""
+
+    at_least: int = Field(ge=1, le=100_000, description="Records needed within the timeframe.")
+    timeframe_ms: PositiveDurationMs = _timeframe()
+    grace_ms: DurationMs = _grace()
+
+
+class FlatlineConfig(_Strict):
+    """``type: flatline``: fewer than ``fewer_than`` records within ``timeframe`` for a
+    group_by key seen before (``fewer_than: 1``: no record at all). One match per
+    silence."""
+
+    fewer_than: int = Field(1, ge=1, le=100_000, description="Default 1: silence.")
+    timeframe_ms: PositiveDurationMs = _timeframe()
+    grace_ms: DurationMs = _grace()
+
+
+class ChangeConfig(_Strict):
+    """``type: change``: ``field`` differs from the previous record of the group_by key."""
+
+    field: str = Field(description=_FIELD_PATH)
+    timeframe_ms: PositiveDurationMs | None = Field(
+        None,
+        alias="timeframe",
+        description="Only a change within this time of the previous record counts.",
+    )
+    max_keys: int = Field(
+        100_000, ge=1, le=10_000_000, description="Keys remembered (least recently seen go)."
+    )
+
+
+class NewTermConfig(_Strict):
+    """``type: new_term``: a value of ``fields`` the group_by key never had, once the key
+    has been learning for ``learning``."""
+
+    fields: list[str] = Field(
+        min_length=1, max_length=8, description="Fields whose values together are a term."
+    )
+    learning_ms: DurationMs = Field(
+        86_400_000, alias="learning", description="Per key, terms are only learnt (default 1d)."
+    )
+    max_terms: int = Field(
+        1000, ge=1, le=1_000_000, description="Terms per key (least recently seen go)."
+    )
+    max_keys: int = Field(
+        10_000, ge=1, le=10_000_000, description="Keys per partition (least recently seen go)."
+    )
+
+
+class CardinalityConfig(_Strict):
+    """``type: cardinality``: distinct values of ``field`` within ``timeframe`` per
+    group_by key above ``above`` and/or below ``below``."""
+
+    field: str = Field(description=_FIELD_PATH)
+    timeframe_ms: PositiveDurationMs = _timeframe()
+    above: int | None = Field(None, ge=0, le=100_000, description="More than this many.")
+    below: int | None = Field(
+        None, ge=1, le=100_000, description="Fewer than this many (keys seen before)."
+    )
+    grace_ms: DurationMs = _grace()
+
+    @model_validator(mode="after")
+    def _a_bound(self) -> CardinalityConfig:
+        if self.above is None and self.below is None:
+            raise ValueError("give above, below or both")
+        return self
+
+
+class SpikeConfig(_Strict):
+    """``type: spike``: a window's record count against the previous window's, per
+    group_by key (tumbling windows of ``timeframe``)."""
+
+    timeframe_ms: PositiveDurationMs = _timeframe("Length of each window.")
+    ratio: float = Field(gt=1, le=1e9, description="Current at least ratio x previous (up).")
+    direction: Literal["up", "down", "both"] = "up"
+    min_previous: int = Field(1, ge=0, description="Records the previous window needs.")
+    min_current: int = Field(0, ge=0, description="Records the current window needs.")
+    grace_ms: DurationMs = _grace()
+
+
+class SequenceStep(_Strict):
+    """One step: which records, and where each group_by value is in them."""
+
+    source: Source
+    match: str = Field("true", description="Which records of the source are this step.")
+    fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="group_by name -> field path in this step's records (default: the "
+        "field of the same name).",
+    )
+
+
+class SequenceConfig(_Strict):
+    """``type: sequence``: one record of every step with the same group_by values (the
+    join key), in order (``ordered: true``) or in any order, within ``timeframe``."""
+
+    ordered: bool = Field(True, description="Steps in the order written (default true).")
+    timeframe_ms: PositiveDurationMs = _timeframe("From the first step's record to the last.")
+    grace_ms: DurationMs = _grace(
+        60_000, "How late a step may arrive (default 1m; more when a step is a window signal)."
+    )
+    steps: list[SequenceStep] = Field(min_length=2, max_length=8)
+    max_keys: int = Field(
+        1_000_000,
+        ge=1,
+        le=100_000_000,
+        description="Pending join keys per signals partition (the oldest go first).",
+    )
+
+
+TYPE_SETTINGS: dict[str, type[_Strict]] = {
+    "frequency": FrequencyConfig,
+    "flatline": FlatlineConfig,
+    "change": ChangeConfig,
+    "new_term": NewTermConfig,
+    "cardinality": CardinalityConfig,
+    "spike": SpikeConfig,
+    "sequence": SequenceConfig,
+}
+# --- end of rule types -------------------------------------------------------------------
+
+
 # --- The decision side: noise control, remediation safety, the closed loop -------------
 # (processors/engine/decisions.py runs them; rules/README.md documents them.)
 
@@ -494,8 +646,24 @@ class Rule(_Strict):
     )
     description: str = ""
     source: Source = Field(description="Which records the rule reads.")
+    # -- rule type (the blocks below) ----------------------------------------------------
+    type: RuleType = Field(
+        "threshold",
+        description="threshold (default: window and condition, or single records), "
+        "frequency, flatline, change, new_term, cardinality, spike or sequence; the type's "
+        "settings go in the block of the same name.",
+    )
     match: str = Field("true", description=f"Which records (default: all). {_EXPRESSION}")
     window: WindowConfig | None = None
+    # -- rule types' settings: the one named by type -------------------------------------
+    frequency: FrequencyConfig | None = None
+    flatline: FlatlineConfig | None = None
+    change: ChangeConfig | None = None
+    new_term: NewTermConfig | None = None
+    cardinality: CardinalityConfig | None = None
+    spike: SpikeConfig | None = None
+    sequence: SequenceConfig | None = None
+    # -- end of rule types' settings -----------------------------------------------------
     condition: str = Field(
         "true",
         description="When the alert is active (default: true). With a window it sees "
@@ -548,8 +716,58 @@ class Rule(_Strict):
         # A field validator, not a model one, so that it runs when other fields are wrong
         # too; "window" is missing from info.data when it was wrong itself.
         if for_ms and "window" in info.data and info.data["window"] is None:
+            rule_type = info.data.get("type", "threshold")
+            if rule_type != "threshold":
+                raise ValueError(f"a {rule_type} rule fires on each match; 'for' needs a window")
             raise ValueError("needs a window: a rule on single records fires on the record")
         return for_ms
+
+    # -- rule types ----------------------------------------------------------------------
+    @field_validator(*TYPE_BLOCKS)
+    @classmethod
+    def _settings_of_the_type(cls, block: object, info: ValidationInfo) -> object:
+        rule_type, name = info.data.get("type"), info.field_name
+        if block is not None and rule_type is not None and rule_type != name:
+            raise ValueError(
+                f"settings of type {name}, but the rule is of type {rule_type} "
+                f"(write 'type: {name}', or remove them)"
+            )
+        return block
+
+    @field_validator("match", "window", "condition", "exceptions")
+    @classmethod
+    def _fits_the_type(cls, value: Any, info: ValidationInfo) -> Any:
+        rule_type, name = info.data.get("type", "threshold"), info.field_name
+        if rule_type == "threshold":
+            return value
+        if name == "window" and value is not None:
+            raise ValueError(
+                f"a {rule_type} rule has its own timeframe ({rule_type}.timeframe); "
+                "window is for threshold rules"
+            )
+        if name == "condition" and value.strip() != "true":
+            raise ValueError(
+                f"a {rule_type} rule has no condition: its {rule_type} settings are the test "
+                "(choose records with match)"
+            )
+        if rule_type == "sequence" and name == "match" and value.strip() != "true":
+            raise ValueError("a sequence rule matches records in its steps (sequence.steps)")
+        if rule_type == "sequence" and name == "exceptions" and value:
+            raise ValueError("a sequence rule has no exceptions: leave records out in its steps")
+        return value
+
+    @model_validator(mode="after")
+    def _type_has_its_settings(self) -> Rule:
+        if self.type != "threshold" and getattr(self, self.type) is None:
+            raise ValueError(
+                f"type {self.type} needs its settings under '{self.type}:' (rules/README.md)"
+            )
+        if self.type == "sequence" and self.source != "signal":
+            raise ValueError(
+                "a sequence rule joins the step signals of its steps: write 'source: signal' "
+                "(each step has its own source)"
+            )
+        return self
 
     @property
     def window_value(self) -> str:

@@ -21,6 +21,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from processors.engine.expressions import ExpressionError
 from processors.engine.model import (
+    TYPE_SETTINGS,
     ActionConfig,
     BudgetConfig,
     CircuitBreakerConfig,
@@ -32,6 +33,7 @@ from processors.engine.model import (
     RealertConfig,
     Rule,
     RuleFile,
+    SequenceStep,
     VerifyConfig,
     WindowConfig,
 )
@@ -79,6 +81,9 @@ _KEYS_BY_CONTEXT = {
     "circuit_breaker": _keys(CircuitBreakerConfig),
     "verify": _keys(VerifyConfig),
     "escalate": _keys(EscalationConfig),
+    # rule types' settings, by the key they are written under
+    **{name: _keys(model) for name, model in TYPE_SETTINGS.items()},
+    "steps": _keys(SequenceStep),
 }
 
 
