@@ -12,15 +12,17 @@ envelope by more than a margin is news:
   single value is a record;
 - a flat series has a zero-width envelope, so any change breaks it.
 
-Seasonality. The same features are also watched on the *residual* against an
-hour-of-week profile (``season_buckets`` buckets over ``season_ms``, each the
-exponentially weighted mean of that hour's values over past weeks, ``season_weight``
-for the newest). That catches what is normal in size but not at that time: a busy
-night, a quiet Monday, a flat stretch where the daily cycle should be. The residual
-features count once the profile has seen the point's hour before, their own warm-up
-(``season_warmup_points``) is over, and the residual's spread is below
-``season_gate`` times the value's (the profile explains something). This is the only
-use of ``ts_ms``; ``season_buckets = 0`` turns it off.
+Seasonality. The same features are also watched on the *residual* against a seasonal
+profile: each of ``seasons`` (period, buckets) keeps, per bucket, the exponentially
+weighted mean of that bucket's values over past periods (``season_weight`` for the
+newest visit). The default is hour of week, falling back to hour of day while the
+week's hour has not been seen yet (the first week). That catches what is normal in size
+but not at that time: a busy night, a quiet Monday, a flat stretch where the daily
+cycle should be. The residual features count once a profile knows the point's bucket,
+their own warm-up (``season_warmup_points``) is over, and the residual's spread is
+below ``season_gate`` times the value's (the profile explains something). This is the
+only use of ``ts_ms`` (epoch milliseconds, buckets aligned to UTC); ``seasons = ()``
+turns it off.
 
 Margin. For feature ``j`` the margin is ``max(tolerances[j] * envelope width,
 spread_margins[j] * spread)``, where ``spread`` is the mean absolute deviation of the
@@ -45,7 +47,7 @@ Online and causal: a point's score depends on that point and earlier ones only, 
 order given. Scoring starts after ``warmup_points``.
 
 State and cost: :class:`DetectorState` holds a fixed number of floats (five per feature
-and envelope set, one per season bucket); it never grows (about 2.3 KB per series in
+and envelope set, one per season bucket); it never grows (about 3 KB per series in
 CPython, see ``bench/anomaly.py``). :func:`score_point` mutates it in place and costs a
 few microseconds.
 
@@ -67,7 +69,8 @@ subset (``bench/anomaly_tune.py``) and fixed: a point is an anomaly when
 ``score >= THRESHOLD``."""
 
 HOUR_MS = 3_600_000
-WEEK_MS = 7 * 24 * HOUR_MS
+DAY_MS = 24 * HOUR_MS
+WEEK_MS = 7 * DAY_MS
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,10 +90,9 @@ class DetectorConfig:
     center_span_points: int = 199
     spread_span_points: int = 999
     warmup_points: int = 30
-    season_ms: int = WEEK_MS
-    season_buckets: int = 168
+    seasons: tuple[tuple[int, int], ...] = ((WEEK_MS, 168), (DAY_MS, 24))
     season_weight: float = 0.3
-    season_gate: float = 1.0
+    season_gate: float = 0.8
     season_warmup_points: int = 300
     suppress_points: int = 100
     alarm_score: float = THRESHOLD
@@ -105,10 +107,8 @@ class DetectorConfig:
             raise ValueError("tolerances must be > 0 and spread_margins >= 0")
         if min(self.envelope_memory_points, self.center_span_points, self.spread_span_points) < 1:
             raise ValueError("envelope_memory_points and the spans must be >= 1")
-        if self.season_buckets < 0 or (
-            self.season_buckets and self.season_ms < self.season_buckets
-        ):
-            raise ValueError("season_buckets must be >= 0 and at most season_ms")
+        if any(b < 1 or period_ms % b for period_ms, b in self.seasons):
+            raise ValueError("seasons: (period_ms, buckets) with buckets >= 1 dividing period_ms")
         if not 0.0 < self.season_weight <= 1.0:
             raise ValueError("season_weight must be in (0, 1]")
         if not 0.0 < self.alarm_score < 1.0:
@@ -122,8 +122,8 @@ class AnomalyScore(NamedTuple):
     """One point's verdict.
 
     ``expected`` is the value the detector expected before seeing this one: the
-    hour-of-week profile plus the residual's recent level when the seasonal features
-    count, else the recent level (the last feature's mean). ``low``/``high`` bound the
+    seasonal profile plus the residual's recent level when the seasonal features count,
+    else the recent level (the last feature's mean). ``low``/``high`` bound the
     values this point could have taken without scoring ``alarm_score`` or more, given
     the state before it (``-inf``/``inf`` during warm-up). ``direction`` is
     ``"up"``/``"down"`` for the side of the largest exceedance, ``None`` when no feature
@@ -156,25 +156,33 @@ class Envelopes:
         self.count = 0
 
 
+class Profile:
+    """One seasonal profile: ``means[b]`` per bucket (NaN until first seen), and the
+    visit in progress (``bucket``, ``total``, ``count``), folded in when it ends."""
+
+    __slots__ = ("bucket", "count", "means", "total")
+
+    def __init__(self, buckets: int) -> None:
+        self.means = array("d", [math.nan]) * buckets
+        self.bucket = -1
+        self.total = 0.0
+        self.count = 0
+
+
 class DetectorState:
     """One series' detector state, mutated in place by :func:`score_point`.
 
-    ``value``/``residual``: the features of the value and of its seasonal residual.
-    ``season``: the hour-of-week profile (NaN for an hour not seen yet);
-    ``bucket``/``bucket_sum``/``bucket_count``: the visit to the current hour, folded
-    into ``season`` when the hour changes. ``quiet``: points of suppression left.
+    ``value``/``residual``: the features of the value and of its seasonal residual;
+    ``profiles``: one per configured season; ``quiet``: points of suppression left.
     """
 
-    __slots__ = ("bucket", "bucket_count", "bucket_sum", "quiet", "residual", "season", "value")
+    __slots__ = ("profiles", "quiet", "residual", "value")
 
     def __init__(self, config: DetectorConfig) -> None:
         features = len(config.spans_points)
         self.value = Envelopes(features)
         self.residual = Envelopes(features)
-        self.season = array("d", [math.nan]) * config.season_buckets
-        self.bucket = -1
-        self.bucket_sum = 0.0
-        self.bucket_count = 0
+        self.profiles = [Profile(buckets) for _, buckets in config.seasons]
         self.quiet = 0
 
 
@@ -202,7 +210,7 @@ def score_point(
     expected = env.means[-1] if env.count else value
     worst, direction, low, high = _exceed(env, value, config, config.warmup_points)
 
-    baseline = _baseline(state, ts_ms, config)
+    baseline = _baseline(state, value, ts_ms, config)
     if baseline == baseline:  # the hour was seen before: the residual features count
         res = state.residual
         r = value - baseline
@@ -216,9 +224,6 @@ def score_point(
             low = max(low, baseline + r_low)
             high = min(high, baseline + r_high)
         _learn(res, r, config)
-    if config.season_buckets:
-        state.bucket_sum += value
-        state.bucket_count += 1
     _learn(env, value, config)
 
     score = worst / (1.0 + worst)
@@ -231,22 +236,30 @@ def score_point(
     return AnomalyScore(score, expected, low, high, direction)
 
 
-def _baseline(state: DetectorState, ts_ms: int, config: DetectorConfig) -> float:
-    """The profile's value for ``ts_ms``'s hour (NaN if unseen); folds finished visits."""
-    buckets = config.season_buckets
-    if not buckets:
-        return _NAN
-    season = state.season
-    b = ts_ms // (config.season_ms // buckets) % buckets
-    if b != state.bucket:
-        if state.bucket_count:
-            mean = state.bucket_sum / state.bucket_count
-            old = season[state.bucket]
-            season[state.bucket] = mean if old != old else old + config.season_weight * (mean - old)
-        state.bucket = b
-        state.bucket_sum = 0.0
-        state.bucket_count = 0
-    return season[b]
+def _baseline(state: DetectorState, value: float, ts_ms: int, config: DetectorConfig) -> float:
+    """The first profile's mean that knows ``ts_ms``'s bucket (NaN if none does).
+
+    Also counts ``value`` into each profile's current visit, folding a finished visit's
+    mean into its bucket first.
+    """
+    baseline = _NAN
+    weight = config.season_weight
+    for profile, (period_ms, buckets) in zip(state.profiles, config.seasons, strict=True):
+        b = ts_ms % period_ms // (period_ms // buckets)
+        means = profile.means
+        if b != profile.bucket:
+            if profile.count:
+                mean = profile.total / profile.count
+                old = means[profile.bucket]
+                means[profile.bucket] = mean if old != old else old + weight * (mean - old)
+            profile.bucket = b
+            profile.total = 0.0
+            profile.count = 0
+        profile.total += value
+        profile.count += 1
+        if baseline != baseline:
+            baseline = means[b]
+    return baseline
 
 
 def _exceed(

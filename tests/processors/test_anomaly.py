@@ -14,6 +14,7 @@ from processors.anomaly import (
     DetectorConfig,
     DetectorState,
     Envelopes,
+    Profile,
     new_state,
     score_point,
 )
@@ -153,7 +154,7 @@ def test_a_spike_normal_in_size_but_not_at_that_hour_alarms() -> None:
     assert s.direction == "up"
     assert not s.low <= values[at] <= s.high
     assert abs(s.expected - 10.0) < 2.0
-    plain = run(values, DetectorConfig(season_buckets=0), step_ms=FIVE_MIN_MS)
+    plain = run(values, DetectorConfig(seasons=()), step_ms=FIVE_MIN_MS)
     assert alarms(plain, start=WARMUP) == []
 
 
@@ -244,13 +245,13 @@ def deep_size(obj: object) -> int:
     size = sys.getsizeof(obj)
     if isinstance(obj, list):
         return size + sum(deep_size(x) for x in obj)
-    if isinstance(obj, DetectorState | Envelopes):
+    if isinstance(obj, DetectorState | Envelopes | Profile):
         return size + sum(deep_size(getattr(obj, name)) for name in type(obj).__slots__)
     return size  # floats, ints, str, None; an array's getsizeof includes its items
 
 
 def test_state_does_not_grow() -> None:
-    """Every hour-of-week bucket filled after a week; nothing grows after that."""
+    """Every hour-of-week bucket is filled after a week; nothing grows after that."""
     values = daily(2, 20_000)
     state = new_state()
     for i, v in enumerate(values[:3_000]):
