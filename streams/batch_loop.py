@@ -74,6 +74,7 @@ class BatchLoopService(Service):
         # hand out records of a new assignment while ``assigned`` is still restoring,
         # so a fetched batch waits for it.
         self.ready = asyncio.Event()
+        self.start_after: asyncio.Event | None = None  # set by the host: consume once set
         self._loop_task: asyncio.Task[None] | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
@@ -149,6 +150,11 @@ class BatchLoopService(Service):
         assert self._consumer is not None
         settings = self.settings
         interval_s = settings.commit_interval_ms / 1000
+        if self.start_after is not None:
+            await _either(self.start_after, self._stopping)
+        self.metrics.set(
+            "opsrules_loop_started_timestamp_seconds", time.time(), component=self.component
+        )
         last_commit_s = time.monotonic()
         try:
             while not self._stopping.is_set():

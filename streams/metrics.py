@@ -29,6 +29,10 @@ HELP = {
     "opsrules_actions_total": "Actions emitted, by type and status.",
     "opsrules_suppressed_actions_total": "Would-be actions not emitted, by reason.",
 }
+GAUGE_HELP = {
+    "opsrules_loop_started_timestamp_seconds": "When each batch loop started consuming "
+    "(Unix time), by component.",
+}
 
 Labels = tuple[tuple[str, str], ...]
 
@@ -36,6 +40,10 @@ Labels = tuple[tuple[str, str], ...]
 class Metrics:
     def __init__(self) -> None:
         self.counters: Counter[tuple[str, Labels]] = Counter()
+        self.gauges: dict[tuple[str, Labels], float] = {}
+
+    def set(self, name: str, value: float, **labels: str) -> None:
+        self.gauges[(name, tuple(sorted(labels.items())))] = value
 
     def inc(self, name: str, amount: int = 1, **labels: str) -> None:
         if amount:
@@ -56,6 +64,13 @@ class Metrics:
                 if n == name:
                     text = ",".join(f'{k}="{_escape(v)}"' for k, v in labels)
                     lines.append(f"{name}{{{text}}} {value}" if text else f"{name} {value}")
+        for name in sorted({n for n, _ in self.gauges}):
+            lines.append(f"# HELP {name} {GAUGE_HELP.get(name, name)}")
+            lines.append(f"# TYPE {name} gauge")
+            for (n, labels), gauge in sorted(self.gauges.items()):
+                if n == name:
+                    text = ",".join(f'{k}="{_escape(v)}"' for k, v in labels)
+                    lines.append(f"{name}{{{text}}} {gauge}" if text else f"{name} {gauge}")
         return "\n".join(lines) + "\n"
 
     def summary(self) -> str:

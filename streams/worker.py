@@ -20,6 +20,7 @@ from mode import Service
 from processors.engine.compiler import CompiledRulebook, compile_rulebook
 from processors.engine.loader import load_rules
 from streams.app import create_app
+from streams.batch_loop import BatchLoopService
 from streams.decision_tier import DecisionService
 from streams.errors import RulesError
 from streams.firehose import FirehoseService
@@ -42,12 +43,21 @@ class StopAfter(Service):
 
 
 class _Worker(faust.Worker):  # type: ignore[misc]
-    """faust's worker without its terminal spinner: to spin on every log record, faust
+    """faust's worker without its terminal spinner (to spin on every log record, faust
     sets the root logger to DEBUG, and every ``log.debug`` of aiokafka's send path then
-    builds a record that the handlers drop (measured: 4% of the worker's CPU)."""
+    built a record that the handlers dropped: 4% of the worker's CPU), which tells the
+    batch loops when the app (and its ``/metrics``) is up."""
+
+    def __init__(self, *args: Any, started: asyncio.Event, **kwargs: Any) -> None:
+        self.app_started = started
+        super().__init__(*args, **kwargs)
 
     def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
         self.spinner = None
+
+    async def on_startup_finished(self) -> None:
+        self.app_started.set()
+        await super().on_startup_finished()
 
 
 def load_rulebook(settings: OpsrulesSettings) -> CompiledRulebook:
@@ -101,8 +111,19 @@ def run_worker(
         services.append(DecisionService(settings, rulebook, metrics, loop=loop))
     if timeout_s is not None:
         services.append(StopAfter(timeout_s, loop=loop))
+    # The loops consume once the app is up: /metrics then counts from the first record.
+    started = asyncio.Event()
+    for service in services:
+        if isinstance(service, BatchLoopService):
+            service.start_after = started
     worker = _Worker(
-        app, *services, loop=loop, loglevel=loglevel, quiet=True, redirect_stdouts=False
+        app,
+        *services,
+        started=started,
+        loop=loop,
+        loglevel=loglevel,
+        quiet=True,
+        redirect_stdouts=False,
     )
     try:
         worker.execute_from_commandline()
