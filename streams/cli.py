@@ -276,10 +276,12 @@ def build_parser() -> argparse.ArgumentParser:
         nab.set_defaults(handler=handle_nab)
 
     from streams.collect import add_collect_parser
+    from streams.silences import add_silence_parser
     from streams.simulate import add_simulate_parser
 
     add_simulate_parser(sub)
     add_collect_parser(sub)
+    add_silence_parser(sub)
     return parser
 
 

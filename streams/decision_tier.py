@@ -21,6 +21,23 @@ the bottleneck of the whole pipeline. Now it is the same batch loop as the fireh
   them against a state that already holds them, and the alert state machine ignores
   evaluations at or before its last one. Actions are therefore at least once, with
   duplicates recognisable by id (the kill -9 integration test counts them).
+
+The decision side beyond one alert (:mod:`streams.decision_views`): every worker reads
+the silences, the firing alerts of every partition, the decisions and the action
+results fully, so silences, inhibition, budgets and circuit breakers see the whole
+cluster. Each decision (sent, suppressed or dry run) goes to ``ops.decisions`` (key =
+fingerprint), each alert that starts or stops firing to ``<app_id>.alerts.firing``,
+together with the actions.
+
+**Results routing.** Executors key ``ops.actions.results`` by action id, so a result
+lands on a partition unrelated to the alert's. Rather than re-keying, every worker
+reads every result (results are few: one per action) and applies it where the alert
+waiting for it lives: a verified action's id is in its alert's state (``verify``), and
+each partition store indexes those ids (``verifying``). A worker that does not own the
+alert ignores the result; when the partition moves, the new owner restores the state
+and applies the results it already read (``recent_results``, kept for
+``decision_history_s``). Applying is idempotent: the first result removes the pending
+verification, and an escalation's id is derived from the verified action's id.
 """
 
 from __future__ import annotations
@@ -34,13 +51,27 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from processors.engine.compiler import CompiledRulebook
-from processors.engine.decisions import DictStore, decide
+from processors.engine.decisions import (
+    DecisionContext,
+    DictStore,
+    Outcome,
+    decide,
+    decide_result,
+    firing_alert,
+)
+from processors.engine.inhibition import FiringAlert
 from streams.batch_loop import BatchLoopService, Offsets, Outgoing
 from streams.codec import Rejected, cloudevent_headers, dead_letter, decode, encode
+from streams.decision_views import DecisionViews
 from streams.metrics import Metrics
-from streams.schemas import Signal
+from streams.schemas import ActionResult, Signal
 from streams.settings import OpsrulesSettings
-from streams.topics import ACTION_TYPES, action_topic, alerts_changelog_topic
+from streams.topics import (
+    ACTION_TYPES,
+    action_topic,
+    alerts_changelog_topic,
+    firing_alerts_topic,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +89,11 @@ class PartitionStore(DictStore):
         super().set(key, value)
         self.changed.add(key)
 
+    def load(self, states: dict[str, dict[str, Any]]) -> None:
+        """Restored states, not changed."""
+        super().load(states)
+        self.changed.clear()
+
 
 class DecisionBatch:
     """Turns fetched signals into actions, dead letters and state updates."""
@@ -72,9 +108,12 @@ class DecisionBatch:
         self.changelog_topic = alerts_changelog_topic(settings)
         self.deadletter_topic = settings.topic(settings.topic_deadletter)
         self.action_topics = {kind: action_topic(settings, kind) for kind in ACTION_TYPES}
+        self.decisions_topic = settings.topic(settings.topic_decisions)
+        self.firing_topic = firing_alerts_topic(settings)
         self.source = f"opsrules/{settings.app_id}"
         self.stores: dict[int, PartitionStore] = {}
         self.next_offsets: dict[TopicPartition, int] = {}
+        self.context = DecisionContext(dry_run=settings.dry_run)
 
     def process(
         self, batches: dict[TopicPartition, list[Any]], now_ms: int
@@ -91,31 +130,85 @@ class DecisionBatch:
             metrics.inc("opsrules_signals_decided_total", len(records))
             if records:
                 self.next_offsets[tp] = records[-1].offset + 1
-            for key in sorted(store.changed):
-                value = orjson.dumps(store.data[key])
-                updates.append(
-                    Outgoing(self.changelog_topic, key.encode(), value, partition=tp.partition)
-                )
-            store.changed.clear()
+            updates.extend(self._changelog(tp.partition, store))
         return out, updates
+
+    def _changelog(self, partition: int, store: PartitionStore) -> list[Outgoing]:
+        updates = [
+            Outgoing(
+                self.changelog_topic,
+                key.encode(),
+                orjson.dumps(store.data[key]),
+                partition=partition,
+            )
+            for key in sorted(store.changed)
+        ]
+        store.changed.clear()
+        return updates
+
+    def process_results(
+        self, results: list[ActionResult], now_ms: int
+    ) -> tuple[list[Outgoing], list[Outgoing]]:
+        """Executors' results for verified actions of this worker's alerts: escalations
+        (outputs) and the changed alert states (updates)."""
+        out: list[Outgoing] = []
+        updates: list[Outgoing] = []
+        for partition, store in self.stores.items():
+            for result in results:
+                out.extend(self._apply_result(result, partition, store, now_ms))
+            updates.extend(self._changelog(partition, store))
+        return out, updates
+
+    def _apply_result(
+        self, result: ActionResult, partition: int, store: PartitionStore, now_ms: int
+    ) -> list[Outgoing]:
+        key = store.verifying.get(result.action_id)
+        if key is None:
+            return []  # not waited for here
+        self.metrics.inc("opsrules_action_results_applied_total", status=result.status)
+        outcome = decide_result(result, self.rulebook, store, key, self.context)
+        return self._outputs(outcome, partition, now_ms)
 
     def _decide(self, record: Any, store: PartitionStore, now_ms: int) -> list[Outgoing]:
         signal = decode(record.value, Signal, self.settings.max_record_bytes)
         if isinstance(signal, Rejected):
             return [self._dead_letter(signal, record, now_ms)]
         try:
-            outcome = decide(signal, self.rulebook, store)
+            outcome = decide(signal, self.rulebook, store, self.context)
         except Exception as exc:  # a bug must not stop the tier or skip the signal silently
             log.exception("deciding on signal %s failed; dead-lettered", signal.id)
             failed = Rejected("processing_error", f"{type(exc).__name__}: {exc}")
             return [self._dead_letter(failed, record, now_ms)]
-        metrics = self.metrics
         for rule_id in signal.rules:
-            metrics.inc("opsrules_rule_evaluations_total", rule_id=rule_id)
+            self.metrics.inc("opsrules_rule_evaluations_total", rule_id=rule_id)
+        return self._outputs(outcome, record.partition, now_ms)
+
+    def _outputs(self, outcome: Outcome, partition: int, now_ms: int) -> list[Outgoing]:
+        """Actions, decision records and firing-alert changes of one outcome, which is
+        applied to the context at once (the next signal of the batch sees it)."""
+        self.context.apply(outcome)
+        metrics = self.metrics
+        out = []
         for suppressed in outcome.suppressed:
             metrics.inc("opsrules_suppressed_actions_total", reason=suppressed.reason)
-            log.info("suppressed %s", suppressed)
-        out = []
+            log.info(
+                "suppressed %s of %s (%s): %s",
+                suppressed.action_type,
+                suppressed.rule_id,
+                suppressed.fingerprint,
+                suppressed.reason,
+            )
+        for decision in outcome.decisions:
+            headers = cloudevent_headers(
+                event_id=decision.action_id,
+                event_type=f"decision.{decision.outcome}",
+                source=self.source,
+                time_ms=now_ms,
+            )
+            key = decision.fingerprint.encode()
+            out.append(Outgoing(self.decisions_topic, key, encode(decision), headers))
+        for key_text, alert in outcome.firing_changes.items():
+            out.append(self._firing(key_text, alert, partition))
         for action in outcome.actions:
             metrics.inc("opsrules_actions_total", type=action.type, status=action.status)
             headers = cloudevent_headers(
@@ -142,9 +235,43 @@ class DecisionBatch:
     def commits(self) -> Offsets:
         return {tp: (offset, "") for tp, offset in self.next_offsets.items()}
 
-    def restore(self, partition: int, states: dict[str, dict[str, Any]]) -> None:
+    def _firing(self, key: str, alert: FiringAlert | None, partition: int) -> Outgoing:
+        if alert is None:
+            return Outgoing(self.firing_topic, key.encode(), None)
+        value = orjson.dumps({**alert.to_json(), "partition": partition})
+        return Outgoing(self.firing_topic, key.encode(), value)
+
+    def restore(
+        self,
+        partition: int,
+        states: dict[str, dict[str, Any]],
+        recent_results: dict[str, ActionResult] | None = None,
+        now_ms: int = 0,
+    ) -> tuple[list[Outgoing], list[Outgoing]]:
+        """Take over a partition's alert states. Returns what catching up produced: the
+        firing view corrected for this partition's alerts (a crash may have come between
+        a state and its firing record), and escalations for results that arrived while
+        the partition was elsewhere."""
         store = self.stores[partition] = PartitionStore()
-        store.data.update(states)
+        store.load(states)
+        out = []
+        view = self.context.firing
+        for key, saved in states.items():
+            alert = firing_alert(self.rulebook, key, saved)
+            known = view.by_fingerprint.get(key)
+            if alert is not None and (known is None or known.since_ms != alert.since_ms):
+                out.append(self._firing(key, alert, partition))
+                view.put(alert)
+        for key, known in list(view.by_fingerprint.items()):
+            gone = firing_alert(self.rulebook, key, states.get(key, {})) is None
+            if known.partition == partition and gone:
+                out.append(self._firing(key, None, partition))
+                view.remove(key)
+        for action_id in list(store.verifying):
+            result = (recent_results or {}).get(action_id)
+            if result is not None:
+                out.extend(self._apply_result(result, partition, store, now_ms))
+        return out, self._changelog(partition, store)
 
     def revoke(self, tp: TopicPartition) -> None:
         self.stores.pop(tp.partition, None)
@@ -165,7 +292,17 @@ class DecisionService(BatchLoopService):
     ) -> None:
         self.batch = DecisionBatch(settings, rulebook, metrics)
         self._saving: asyncio.Future[None] | None = None
+        history = history_ms(settings, rulebook)
+        self.views = DecisionViews(settings, self.batch.context, metrics, history_ms=history)
         super().__init__(settings, metrics, [self.batch.signals_topic], **kwargs)
+
+    async def on_start(self) -> None:
+        await self.views.start()  # every silence is known before the first decision
+        await super().on_start()
+
+    async def on_stop(self) -> None:
+        await super().on_stop()
+        await self.views.stop()
 
     def commits(self) -> Offsets:
         return self.batch.commits()
@@ -175,8 +312,11 @@ class DecisionService(BatchLoopService):
         restored = await read_changelog(
             self.settings, self.batch.changelog_topic, [tp.partition for tp in partitions]
         )
+        now_ms = int(time.time() * 1000)
         for partition, states in restored.items():
-            self.batch.restore(partition, states)
+            out, updates = self.batch.restore(partition, states, self.views.recent_results, now_ms)
+            await asyncio.gather(*await self.send_all(out))
+            await asyncio.gather(*await self.send_all(updates))
         log.info(
             "restored %d alert states of partitions %s in %.2fs",
             sum(len(states) for states in restored.values()),
@@ -189,9 +329,16 @@ class DecisionService(BatchLoopService):
             self.batch.revoke(tp)
 
     async def handle(self, batches: dict[TopicPartition, list[Any]]) -> None:
+        results = self.views.take_results()
+        if results:  # executors' reports, applied where their alerts live
+            out, updates = self.batch.process_results(results, int(time.time() * 1000))
+            await self._send_then_save(out, updates)
         if not batches:
             return
         out, updates = self.batch.process(batches, now_ms=int(time.time() * 1000))
+        await self._send_then_save(out, updates)
+
+    async def _send_then_save(self, out: list[Outgoing], updates: list[Outgoing]) -> None:
         acks = await self.send_all(out)
         if updates:
             # A state is saved only once its batch's actions are acknowledged, and after
@@ -209,6 +356,21 @@ class DecisionService(BatchLoopService):
             await previous
         await asyncio.gather(*acks)
         await asyncio.gather(*await self.send_all(updates))
+
+
+def history_ms(settings: OpsrulesSettings, rulebook: CompiledRulebook) -> int:
+    """How far back decisions and results are read: the setting, or the rules' longest
+    budget window (or four breaker cool-offs) if longer."""
+    longest = [
+        window
+        for rule in rulebook.rules.values()
+        for action in rule.rule.actions
+        for window in (
+            *(b.per_ms for b in action.budgets),
+            *([action.circuit_breaker.cool_off_ms * 4] if action.circuit_breaker else []),
+        )
+    ]
+    return max([int(settings.decision_history_s * 1000), *longest])
 
 
 async def read_changelog(

@@ -55,6 +55,8 @@ class OpsrulesSettings(BaseSettings):
     topic_actions_incident: str = "ops.actions.incident"
     topic_actions_results: str = "ops.actions.results"
     topic_deadletter: str = "ops.deadletter"
+    topic_silences: str = "ops.silences"  # compacted; `opsrules silence` writes it
+    topic_decisions: str = "ops.decisions"  # the decision trail of every action
 
     partitions: int = Field(4, ge=1, le=10_000, description="Partitions of every topic.")
     replication_factor: int = Field(1, ge=1, le=32)
@@ -86,6 +88,18 @@ class OpsrulesSettings(BaseSettings):
         "event clock with processing time, so its windows close.",
     )
     rules_dir: Path = Field(Path("rules"), description="Where the rule files are.")
+    dry_run: bool = Field(
+        False,
+        description="Decide and record every action on the decisions topic, send none "
+        "(as if every rule said dry_run: true).",
+    )
+    decision_history_s: float = Field(
+        86_400,
+        gt=0,
+        description="How far back a decision worker reads the decisions and action results "
+        "topics at start (for budgets, circuit breakers and verification); at least the "
+        "longest budget window of the rules is read.",
+    )
     matcher: Literal["durable_rules", "compiled"] = Field(
         "durable_rules",
         description="What decides windowed rules' conditions: durable_rules, or our own "

@@ -40,12 +40,19 @@ TOPIC_ROLES = (
     "actions_incident",
     "actions_results",
     "deadletter",
+    "silences",
+    "decisions",
 )
 
 ACTION_TYPES = ("alert", "heal", "scale", "incident")
 
 # Dead letters are kept for two weeks so an operator can replay them after a fix.
-_TOPIC_CONFIG = {"deadletter": {"retention.ms": str(14 * 24 * 3600 * 1000)}}
+_TOPIC_CONFIG = {
+    "deadletter": {"retention.ms": str(14 * 24 * 3600 * 1000)},
+    # every decision worker reads every silence; an expired one is kept (compaction
+    # keeps the latest version of each id), so `silence list --all` can show it
+    "silences": {"cleanup.policy": "compact"},
+}
 
 
 def alerts_changelog_topic(settings: OpsrulesSettings) -> str:
@@ -54,9 +61,16 @@ def alerts_changelog_topic(settings: OpsrulesSettings) -> str:
     return settings.topic(f"{settings.app_id}.alerts.changelog")
 
 
+def firing_alerts_topic(settings: OpsrulesSettings) -> str:
+    """Every firing alert of the decision tier (compacted, key = fingerprint, a tombstone
+    when it resolves), read fully by every decision worker for inhibition."""
+    return settings.topic(f"{settings.app_id}.alerts.firing")
+
+
 def topic_specs(settings: OpsrulesSettings) -> list[TopicSpec]:
     """Every topic opsrules reads or writes, with its full name and partitions: the
-    topics of :data:`TOPIC_ROLES`, then the internal ``alerts_changelog``."""
+    topics of :data:`TOPIC_ROLES`, then the internal ``alerts_changelog`` and
+    ``alerts_firing``."""
     return [
         TopicSpec(
             role=role,
@@ -71,7 +85,13 @@ def topic_specs(settings: OpsrulesSettings) -> list[TopicSpec]:
             name=alerts_changelog_topic(settings),
             partitions=settings.partitions,
             config={"cleanup.policy": "compact"},
-        )
+        ),
+        TopicSpec(
+            role="alerts_firing",
+            name=firing_alerts_topic(settings),
+            partitions=settings.partitions,
+            config={"cleanup.policy": "compact"},
+        ),
     ]
 
 

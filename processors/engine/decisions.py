@@ -690,9 +690,37 @@ class _Alert:
 
     def _save_raw(self) -> None:
         new = {k: v for k, v in self.new.items() if v not in ({}, [], None) or k == "alert"}
-        new["rule_id"] = self.rule.id
+        new["rule_id"], new["group"] = self.rule.id, self.group
         if new != self.saved:
             self.store.set(self.key, new)
+
+
+def firing_alert(
+    rulebook: CompiledRulebook, key: str, saved: Mapping[str, Any]
+) -> FiringAlert | None:
+    """The alert of a saved state as the firing view holds it, if it fires (or is held
+    firing while it flaps); for a shell reconciling the view with restored states."""
+    rule = rulebook.rules.get(str(saved.get("rule_id")))
+    if rule is None or "alert" not in saved or "group" not in saved:
+        return None
+    state = AlertState.from_json(saved["alert"])
+    flap = saved.get("flap") or {}
+    held = bool(flap.get("flapping") and flap.get("held"))
+    if state.phase is not Phase.FIRING and not held:
+        return None
+    since = state.active_since_ms if state.active_since_ms is not None else flap.get("held_since")
+    until = None
+    if not rule.timing.resolves and state.last_true_ms is not None:
+        until = state.last_true_ms + rule.timing.keep_firing_for_ms
+    spec = rule.rule
+    return FiringAlert(
+        key,
+        rule.id,
+        alert_labels(rule.id, spec.severity, spec.labels, saved["group"]),
+        int(since or 0),
+        bool(flap.get("flapping")),
+        until_ms=until,
+    )
 
 
 def _evidence(signal: Signal) -> dict[str, Any]:

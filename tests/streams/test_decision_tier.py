@@ -3,6 +3,7 @@ alert states on the changelog partition of their signals; bad signals dead-lette
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import orjson
@@ -10,11 +11,16 @@ import pytest
 from aiokafka import TopicPartition
 
 from processors.engine import decisions
-from streams.decision_tier import DecisionBatch
+from processors.engine.inhibition import FiringAlert
+from processors.engine.label_matchers import parse_matchers
+from processors.engine.silences import Silence
+from processors.ids import fingerprint
+from streams.batch_loop import Outgoing
+from streams.decision_tier import DecisionBatch, history_ms
 from streams.metrics import Metrics
-from streams.schemas import Signal
+from streams.schemas import ActionResult, Signal
 from streams.settings import load_settings
-from tests.processors.engine.rulebook_factory import shipped_rulebook
+from tests.processors.engine.rulebook_factory import rulebook_from_yaml, shipped_rulebook
 
 M = 60_000
 T0 = 1_795_899_240_000
@@ -36,6 +42,12 @@ def disk_signal(minute: int, max_value: float | None) -> bytes:
     return signal.model_dump_json().encode()
 
 
+def actions_and_letters(out: list[Outgoing]) -> list[Outgoing]:
+    """The actions and dead letters of a batch's outputs (not its decision records and
+    firing-alert changes)."""
+    return [o for o in out if o.topic.startswith("ops.actions.") or o.topic == "ops.deadletter"]
+
+
 def batch_of(topic: str, partition: int, values: list[bytes], first: int = 0) -> dict:  # type: ignore[type-arg]
     records = [
         SimpleNamespace(topic=topic, partition=partition, offset=first + i, key=b"db-1", value=v)
@@ -52,6 +64,7 @@ def test_actions_then_state_on_the_same_partition_then_offsets() -> None:
 
     out, updates = batch.process(batch_of(topic, 3, signals), now_ms=T0 + 5 * M)
 
+    out = actions_and_letters(out)
     assert [(o.topic, orjson.loads(o.value).get("status")) for o in out] == [
         ("ops.actions.alert", "firing"),
         ("ops.deadletter", None),
@@ -79,7 +92,7 @@ def test_restored_state_carries_over_and_a_revoked_partition_forgets() -> None:
     restarted = DecisionBatch(settings, rulebook, Metrics())
     restarted.restore(0, saved)
     out, _ = restarted.process(batch_of(topic, 0, [disk_signal(1, None)], first=1), now_ms=T0)
-    assert [orjson.loads(o.value)["status"] for o in out] == ["resolved"]
+    assert [orjson.loads(o.value)["status"] for o in actions_and_letters(out)] == ["resolved"]
 
     restarted.revoke(TopicPartition(topic, 0))
     assert restarted.commits() == {} and restarted.stores == {}
@@ -95,11 +108,11 @@ def test_a_failing_core_dead_letters_the_signal_and_the_batch_goes_on(
     real = decisions.decide
     calls = []
 
-    def decide(signal, rulebook, store):  # type: ignore[no-untyped-def]
+    def decide(signal, rulebook, store, context):  # type: ignore[no-untyped-def]
         calls.append(signal.id)
         if signal.id == "w1":
             raise ZeroDivisionError("boom")
-        return real(signal, rulebook, store)
+        return real(signal, rulebook, store, context)
 
     monkeypatch.setattr("streams.decision_tier.decide", decide)
     signals = [disk_signal(0, 0.5), disk_signal(1, 0.99), disk_signal(2, 0.99)]
@@ -108,3 +121,165 @@ def test_a_failing_core_dead_letters_the_signal_and_the_batch_goes_on(
     letters = [orjson.loads(o.value) for o in out if o.topic == "ops.deadletter"]
     assert [(d["offset"], d["reason"]) for d in letters] == [(1, "processing_error")]
     assert metrics.total("opsrules_signals_decided_total") == 3
+
+
+# --- the decision side: trail, firing view, silences, dry run, results routing -------
+
+VERIFIED = """
+inhibit_rules:
+  - name: down_mutes_disk
+    source_matchers: [alertname=host_down]
+    target_matchers: [alertname=disk_full]
+    equal: [host]
+rules:
+  - id: disk_full
+    source: metric
+    match: name == "disk"
+    window: {size: 1m, stat: max}
+    condition: value > 1
+    group_by: [host]
+    actions:
+      - type: heal
+        params: {command: clean, target: "{{ host }}"}
+        verify: {after: 5m, escalate: {type: incident, severity: critical}}
+  - id: host_down
+    source: metric
+    match: name == "up"
+    window: {size: 1m, stat: max}
+    condition: value > 1
+    group_by: [host]
+"""
+
+
+def window(rule: str, host: str, minute: int, value: float | None) -> bytes:
+    start = T0 + minute * M
+    signal = Signal(
+        id=f"{rule}-{host}-{minute}",
+        kind="window",
+        key=host,
+        rules=[rule],
+        group={"host": host},
+        ts_ms=start + M,
+        window_start_ms=start,
+        values={"count": 1.0, "max": value} if value is not None else {"count": 0.0},
+    )
+    return signal.model_dump_json().encode()
+
+
+def by_topic(out: list[Outgoing]) -> dict[str, list[Outgoing]]:
+    topics: dict[str, list[Outgoing]] = {}
+    for o in out:
+        topics.setdefault(o.topic, []).append(o)
+    return topics
+
+
+def verified_batch(tmp_path: Path, **overrides: object) -> tuple[DecisionBatch, str]:
+    settings = load_settings(**overrides)
+    batch = DecisionBatch(settings, rulebook_from_yaml(tmp_path, VERIFIED), Metrics())
+    return batch, settings.topic(settings.topic_signals)
+
+
+def test_decisions_and_firing_changes_go_out_with_the_actions(tmp_path: Path) -> None:
+    batch, topic = verified_batch(tmp_path)
+    out, _ = batch.process(
+        batch_of(topic, 2, [window("disk_full", "db-1", 0, 2), window("disk_full", "db-1", 1, 0)]),
+        now_ms=T0,
+    )
+    topics = by_topic(out)
+    (heal,) = topics["ops.actions.heal"]
+    (decision,) = topics["ops.decisions"]
+    assert decision.key == heal.key == fingerprint("disk_full", {"host": "db-1"}).encode()
+    record = orjson.loads(decision.value)  # type: ignore[arg-type]
+    assert (record["outcome"], record["action_id"]) == ("sent", orjson.loads(heal.value)["id"])  # type: ignore[arg-type]
+    assert dict(decision.headers or [])["ce_type"] == b"dev.opsrules.decision.sent"
+    assert orjson.loads(heal.value)["decision"] == record  # type: ignore[arg-type]
+    started, stopped = topics["opsrules.alerts.firing"]
+    assert orjson.loads(started.value)["partition"] == 2  # type: ignore[arg-type]
+    assert orjson.loads(started.value)["labels"]["alertname"] == "disk_full"  # type: ignore[arg-type]
+    assert stopped.value is None and stopped.key == started.key  # resolved: a tombstone
+
+
+def test_a_silence_and_an_inhibiting_alert_of_another_partition_mute(tmp_path: Path) -> None:
+    batch, topic = verified_batch(tmp_path)
+    batch.context.silences.put(
+        Silence("s-1", parse_matchers(["host=db-1"]), T0, T0 + 60 * M, "ops", "patching")
+    )
+    # host_down of web-1 fires on partition 0; its firing record reaches this worker
+    batch.process(batch_of(topic, 0, [window("host_down", "web-1", 0, 2)]), now_ms=T0)
+    out, _ = batch.process(
+        batch_of(topic, 1, [window("disk_full", "db-1", 1, 2), window("disk_full", "web-1", 1, 2)]),
+        now_ms=T0,
+    )
+    topics = by_topic(out)
+    assert "ops.actions.heal" not in topics
+    reasons = [orjson.loads(d.value)["reason"] for d in topics["ops.decisions"]]  # type: ignore[arg-type]
+    assert reasons == ["silenced", "inhibited"]
+
+
+def test_dry_run_decides_and_records_but_sends_nothing(tmp_path: Path) -> None:
+    batch, topic = verified_batch(tmp_path, dry_run=True)
+    out, _ = batch.process(batch_of(topic, 0, [window("disk_full", "db-1", 0, 2)]), now_ms=T0)
+    topics = by_topic(out)
+    assert "ops.actions.heal" not in topics
+    (decision,) = topics["ops.decisions"]
+    assert orjson.loads(decision.value)["outcome"] == "dry_run"  # type: ignore[arg-type]
+
+
+def result(action_id: str, status: str) -> ActionResult:
+    return ActionResult(ts_ms=T0 + 3 * M, action_id=action_id, status=status, executor="x")  # type: ignore[call-arg]
+
+
+def test_a_failed_result_escalates_on_the_partition_that_waits_for_it(tmp_path: Path) -> None:
+    batch, topic = verified_batch(tmp_path)
+    batch.process(batch_of(topic, 0, [window("host_down", "web-1", 0, 1)]), now_ms=T0)
+    out, _ = batch.process(batch_of(topic, 3, [window("disk_full", "db-1", 0, 2)]), now_ms=T0)
+    heal_id = orjson.loads(by_topic(out)["ops.actions.heal"][0].value)["id"]  # type: ignore[arg-type]
+    assert batch.stores[3].verifying == {heal_id: fingerprint("disk_full", {"host": "db-1"})}
+
+    assert batch.process_results([result("someone-elses", "failed")], T0) == ([], [])
+    out, updates = batch.process_results([result(heal_id, "failed")], T0)
+    (incident,) = by_topic(out)["ops.actions.incident"]
+    body = orjson.loads(incident.value)  # type: ignore[arg-type]
+    assert body["severity"] == "critical" and body["decision"]["detail"]["escalates"] == heal_id
+    assert [u.partition for u in updates] == [3]  # the alert's state, on its partition
+    assert batch.process_results([result(heal_id, "failed")], T0) == ([], [])  # once
+
+
+def test_a_new_owner_applies_results_read_before_it_took_the_partition(tmp_path: Path) -> None:
+    batch, topic = verified_batch(tmp_path)
+    out, updates = batch.process(batch_of(topic, 3, [window("disk_full", "db-1", 0, 2)]), now_ms=T0)
+    heal_id = orjson.loads(by_topic(out)["ops.actions.heal"][0].value)["id"]  # type: ignore[arg-type]
+    saved = {u.key.decode(): orjson.loads(u.value) for u in updates if u.key and u.value}  # type: ignore[arg-type]
+
+    other, _ = verified_batch(tmp_path)
+    out, updates = other.restore(3, saved, {heal_id: result(heal_id, "failed")}, T0)
+    topics = by_topic(out)
+    assert [orjson.loads(o.value)["type"] for o in topics["ops.actions.incident"]] == ["incident"]  # type: ignore[arg-type]
+    # the firing alert was republished: its firing record may have been lost in a crash
+    (firing,) = topics["opsrules.alerts.firing"]
+    assert orjson.loads(firing.value)["partition"] == 3  # type: ignore[arg-type]
+    assert [u.partition for u in updates] == [3]
+
+
+def test_restoring_tombstones_firing_records_of_alerts_that_no_longer_fire(
+    tmp_path: Path,
+) -> None:
+    batch, _ = verified_batch(tmp_path)
+    stale = FiringAlert("f1", "disk_full", {"alertname": "disk_full"}, T0, partition=1)
+    batch.context.firing.put(stale)
+    batch.context.firing.put(FiringAlert("f2", "disk_full", {}, T0, partition=2))
+    out, _ = batch.restore(1, {}, {}, T0)
+    assert [(o.key, o.value) for o in out] == [(b"f1", None)]
+    assert set(batch.context.firing.by_fingerprint) == {"f2"}
+
+
+def test_history_covers_the_longest_budget_window(tmp_path: Path) -> None:
+    settings = load_settings(decision_history_s=60)
+    rulebook = rulebook_from_yaml(
+        tmp_path,
+        VERIFIED.replace(
+            "        verify:", "        budgets: [{max: 1, per: 2h}]\n        verify:"
+        ),
+    )
+    assert history_ms(settings, rulebook) == 2 * 3_600_000
+    assert history_ms(load_settings(), rulebook) == 86_400_000

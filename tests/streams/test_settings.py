@@ -24,8 +24,12 @@ def test_environment_prefix_names_and_overrides(monkeypatch: pytest.MonkeyPatch)
     names = {s.role: s.name for s in topic_specs(settings)}
     assert names["metrics"] == "team-a.ops.metrics"
     assert names["signals"] == "team-a.my.signals"
-    assert set(names) == {*TOPIC_ROLES, "alerts_changelog"} and len(names) == 13
+    assert set(names) == {*TOPIC_ROLES, "alerts_changelog", "alerts_firing"}
+    assert len(names) == 16
     assert names["alerts_changelog"] == "team-a.ops-a.alerts.changelog"
+    assert names["alerts_firing"] == "team-a.ops-a.alerts.firing"
+    assert names["silences"] == "team-a.ops.silences"
+    assert names["decisions"] == "team-a.ops.decisions"
     assert settings.group_id("firehose") == "ops-a.firehose"
     assert {s.partitions for s in topic_specs(settings)} == {8}
 
