@@ -166,7 +166,11 @@ class DecisionBatch:
         if key is None:
             return []  # not waited for here
         self.metrics.inc("opsrules_action_results_applied_total", status=result.status)
-        outcome = decide_result(result, self.rulebook, store, key, self.context)
+        try:
+            outcome = decide_result(result, self.rulebook, store, key, self.context)
+        except Exception:  # a bug must not stop the tier; the result is logged
+            log.exception("applying the result of action %s failed", result.action_id)
+            return []
         return self._outputs(outcome, partition, now_ms)
 
     def _decide(self, record: Any, store: PartitionStore, now_ms: int) -> list[Outgoing]:

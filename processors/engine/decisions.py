@@ -39,7 +39,7 @@ from processors.engine.inhibition import FiringAlert, FiringAlerts, inhibiting
 from processors.engine.label_matchers import alert_labels, matches_all
 from processors.engine.ledger import Ledger
 from processors.engine.maintenance import open_window
-from processors.engine.model import ActionConfig, EscalationConfig, format_duration
+from processors.engine.model import ActionConfig, EscalationConfig, VerifyConfig, format_duration
 from processors.engine.policies import Policies, rule_windows
 from processors.engine.realert import next_realert, realert_wait
 from processors.engine.silences import SilenceBook
@@ -588,8 +588,14 @@ class _Alert:
             else:
                 self._drop_verification(action_id)
 
+    def _verify_config(self, entry: Mapping[str, Any]) -> VerifyConfig | None:
+        """The verify block of the entry's action (None if a reload took it away)."""
+        actions = self.rule.rule.actions
+        index = entry["index"]
+        return actions[index].verify if 0 <= index < len(actions) else None
+
     def _after(self, entry: Mapping[str, Any]) -> int:
-        verify = self.rule.rule.actions[entry["index"]].verify
+        verify = self._verify_config(entry)
         return verify.after_ms if verify is not None else 0
 
     def _drop_verification(self, action_id: str) -> None:
@@ -599,9 +605,9 @@ class _Alert:
         self, action_id: str, entry: Mapping[str, Any], why: str, t_ms: int
     ) -> None:
         """Send the escalation of the verified action ``action_id`` (once)."""
-        config = self.rule.rule.actions[entry["index"]]
+        verify = self._verify_config(entry)
         self._drop_verification(action_id)
-        if config.verify is None:
+        if verify is None:
             self._save_raw()
             return
         self.t_ms = max(self.t_ms, t_ms)
@@ -609,7 +615,7 @@ class _Alert:
             self.values = entry.get("values", {})
             self.template = {**self.values, **self.group}
             self.evidence = [{"escalates": action_id, "why": why, "ts": format_ts(t_ms)}]
-        escalate = config.verify.escalate
+        escalate = verify.escalate
         esc_config = ActionConfig(type=escalate.type, params=escalate.params)
         due = _Due(entry["index"], esc_config, "firing", "escalation", self.t_ms)
         escalation_id = stable_id(self.rule.id, self.key, action_id, "escalation")

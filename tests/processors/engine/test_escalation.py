@@ -113,3 +113,12 @@ def test_an_incident_is_referenced_by_the_alerts_other_actions(tmp_path: Path) -
     assert incident.type == "incident"
     assert alert.incident_id == incident.id == incident.incident_id == resolved.incident_id
     assert run.store.data[key_of("error_burst", **SERVICE)]["incident_id"] == incident.id
+
+
+def test_a_reload_that_drops_the_verify_drops_the_waiting(tmp_path: Path) -> None:
+    run = Run(rulebook_from_yaml(tmp_path, RULES))
+    run.windows("service_down", SERVICE, [2])
+    heal = run.actions[0]
+    run.rulebook = rulebook_from_yaml(tmp_path, RULES.split("    actions:")[0])  # alert only
+    assert run.result(heal, "failed", 1.5).actions == []
+    assert run.store.verifying == {}
