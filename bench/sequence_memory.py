@@ -62,7 +62,7 @@ def measure_join(pending: int, traced: bool) -> dict[str, Any]:
         tracemalloc.start()
     before = _rss()
     for i in range(pending):
-        join.add(f"host-{i}", 0, BASE_TS_MS + i % 60_000)
+        join.add(f"host-{i}", 0, BASE_TS_MS + i % 60_000, now_ms=0)
     after = _rss()
     out: dict[str, Any] = {"keys": len(join), "pending_events": join.pending_events()}
     if traced:

@@ -66,7 +66,7 @@ class Router:
         self.warm_until_ms: dict[str, int] = {}
         self.filtered = 0  # window results not sent: no rule could change an alert
         # Rule types beyond thresholds and sequence steps (and joins, on signals).
-        self.types = TypedRules(rulebook, source)
+        self.types = TypedRules(rulebook, source, idle_timeout_ms=idle_timeout_ms)
 
     def route(
         self, record: Record, *, ts_ms: int, offset: int, ref: str, now_ms: int, out: list[Signal]
@@ -79,7 +79,7 @@ class Router:
         if offset >= self.next_offset:
             self.next_offset = offset + 1
         if self.types.active and self.types.route(
-            record, ts_ms=ts_ms, offset=offset, ref=ref, out=out
+            record, ts_ms=ts_ms, offset=offset, ref=ref, now_ms=now_ms, out=out
         ):
             self.windows.observe(ts_ms, offset, now_ms)
             return Routed.PROCESSED  # a sequence step, or a rule on signals' own signal
@@ -151,7 +151,7 @@ class Router:
         state. Shells call it with :meth:`close`."""
         if not self.types.active:
             return []
-        return self.types.close(self.windows.clock_at(now_ms))
+        return self.types.close(self.windows.clock_at(now_ms), now_ms)
 
     def committable_offset(self) -> int | None:
         """The offset to commit: before every record still in an open window or still

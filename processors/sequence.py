@@ -29,8 +29,14 @@ signals router itself and re-sent keyed by the join key: the same repartition.
 (max minus min). The state of a key never holds a complete sequence: after each event
 the earliest-ending sequence it completes is reported and its events are used up (an
 event is part of at most one match). Events expire once ``T + grace`` behind the
-partition clock; ``grace`` is how late a step may arrive (a step that is a window
-signal arrives a window plus its grace after its records).
+join's clock: the greatest time among **this rule's** steps seen in the partition
+(not every signal's: window signals of other series, sent in bulk when a backlog is
+read, would race it ahead), moved on by processing time when no step arrived for the
+idle timeout, as partitions are (:mod:`processors.windowing`). ``grace`` is how far
+one step's source may lag another's: a step that is a window signal arrives a window
+plus its grace after its records, and every step makes a round trip through
+``ops.signals``; after an outage, when the sources catch up at different speeds, a
+step lagging more than ``grace`` behind can miss its sequence.
 
 **Bounded memory.** Per key the pending events are one flat tuple ``(ts, step, ts,
 step, …)`` sorted by time, at most :data:`MAX_PER_STEP` per step (the oldest of a step
@@ -54,6 +60,7 @@ from dataclasses import dataclass
 from processors.timers import Timers
 
 MAX_PER_STEP = 8  # pending events per step and key; the oldest is dropped first
+_NO_TIME = -(2**62)
 MAX_STEPS = 8
 
 Pending = tuple[int, ...]  # (ts, step, ts, step, ...) sorted by (ts, step)
@@ -89,6 +96,8 @@ class SequenceJoin:
         self.ordered = ordered
         self.max_keys = max_keys
         self.evicted = 0  # keys dropped by the max_keys cap
+        self.clock_ms = _NO_TIME  # the greatest step time seen
+        self._last_now_ms: int | None = None  # processing time of the last step
         self._pending: dict[str, Pending] = {}
         self._timers = Timers(max(1000, (timeframe_ms + grace_ms) // 64))
 
@@ -99,10 +108,14 @@ class SequenceJoin:
     def pending_events(self) -> int:
         return sum(len(p) // 2 for p in self._pending.values())
 
-    def add(self, key: str, step: int, ts_ms: int) -> SequenceMatch | None:
-        """One event of ``step`` for ``key``; the sequence it completes, if any."""
+    def add(self, key: str, step: int, ts_ms: int, now_ms: int) -> SequenceMatch | None:
+        """One event of ``step`` for ``key`` at processing time ``now_ms``; the sequence
+        it completes, if any."""
         if not 0 <= step < self.steps:
             raise ValueError(f"step {step} of a {self.steps}-step sequence")
+        if ts_ms > self.clock_ms:
+            self.clock_ms = ts_ms
+        self._last_now_ms = now_ms
         keep_ms = self.timeframe_ms + self.grace_ms
         pending = self._pending.get(key)
         if pending is None:
@@ -178,8 +191,20 @@ class SequenceJoin:
                 return sorted(latest.values())
         return None
 
-    def expire(self, clock_ms: int) -> None:
-        """Drop events ``timeframe + grace`` behind ``clock_ms``."""
+    def clock_at(self, now_ms: int, idle_ms: int) -> int | None:
+        """The join's clock at processing time ``now_ms``: the greatest step time seen,
+        plus the processing time since the last step once that is ``idle_ms`` or more;
+        None before any step."""
+        if self._last_now_ms is None:
+            return None
+        idle = now_ms - self._last_now_ms
+        return self.clock_ms + idle if idle >= idle_ms else self.clock_ms
+
+    def expire(self, now_ms: int, idle_ms: int) -> None:
+        """Drop events ``timeframe + grace`` behind the join's clock."""
+        clock_ms = self.clock_at(now_ms, idle_ms)
+        if clock_ms is None:
+            return
         keep_ms = self.timeframe_ms + self.grace_ms
         low = clock_ms - keep_ms
         for key in self._timers.pop_due(clock_ms):

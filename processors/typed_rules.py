@@ -91,9 +91,10 @@ def horizon_ms(core: Core) -> int:
 
 
 class TypedRules:
-    def __init__(self, rulebook: CompiledRulebook, source: str) -> None:
+    def __init__(self, rulebook: CompiledRulebook, source: str, *, idle_timeout_ms: int) -> None:
         plan = rulebook.plan(source)
         self.source = source
+        self.idle_timeout_ms = idle_timeout_ms
         self.cores = [(rule, make_core(rule)) for rule in plan.typed]
         self.steps: tuple[SequenceStepPlan, ...] = plan.steps
         self.joins: dict[str, tuple[CompiledRule, SequenceJoin]] = {}
@@ -115,14 +116,14 @@ class TypedRules:
         self.active = bool(self.cores or self.steps or self.joins or source == "signal")
 
     def route(
-        self, record: Record, *, ts_ms: int, offset: int, ref: str, out: list[Signal]
+        self, record: Record, *, ts_ms: int, offset: int, ref: str, now_ms: int, out: list[Signal]
     ) -> bool:
         """Feed one record; matches and steps are appended to ``out``. True when the
         record is for the sequence joins or was made by a rule on signals: then no other
         rule may see it."""
         if self.source == "signal":
             if record.get("kind") == "step":
-                self._join(record, ts_ms, offset, out)
+                self._join(record, ts_ms, offset, now_ms, out)
                 return True
             if record.get("source") == "signal":
                 return True
@@ -215,7 +216,9 @@ class TypedRules:
             record=dict(record),
         )
 
-    def _join(self, record: Record, ts_ms: int, offset: int, out: list[Signal]) -> None:
+    def _join(
+        self, record: Record, ts_ms: int, offset: int, now_ms: int, out: list[Signal]
+    ) -> None:
         found = self.joins.get(record.get("sequence") or "")
         if found is None:
             return  # a step of a rule removed since
@@ -224,7 +227,7 @@ class TypedRules:
         step = int((record.get("values") or {}).get("step") or 0)
         if self.held is not None:
             self.held.note(offset, ts_ms)
-        match = join.add(key, step, ts_ms)
+        match = join.add(key, step, ts_ms, now_ms)
         if match is not None:
             out.append(self._completed(rule, match, record))
 
@@ -251,9 +254,10 @@ class TypedRules:
             },
         )
 
-    def close(self, clock_ms: int | None) -> list[Signal]:
+    def close(self, clock_ms: int | None, now_ms: int) -> list[Signal]:
         """Matches that waited for time, ordered by time; expired state is forgotten.
-        ``clock_ms``: the partition's event clock (None before any record)."""
+        ``clock_ms``: the partition's event clock at processing time ``now_ms`` (None
+        before any record); the sequence joins keep clocks of their own."""
         if clock_ms is None:
             return []
         out: list[Signal] = []
@@ -279,10 +283,14 @@ class TypedRules:
                     self._timed(rule, m.key, m.ts_ms, {"distinct": m.distinct})
                     for m in core.due(clock_ms)
                 )
+        release_ms = clock_ms
         for _, join in self.joins.values():
-            join.expire(clock_ms)
+            join.expire(now_ms, self.idle_timeout_ms)
+            join_ms = join.clock_at(now_ms, self.idle_timeout_ms)
+            if join_ms is not None:
+                release_ms = min(release_ms, join_ms)
         if self.held is not None:
-            self.held.release(clock_ms)
+            self.held.release(release_ms)
         out.sort(key=lambda s: (s.ts_ms, s.rules[0], s.key))
         return out
 

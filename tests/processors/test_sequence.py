@@ -16,7 +16,9 @@ def join(events: Events, *, steps: int = 2, ordered: bool = True, timeframe_s: i
     core = SequenceJoin(
         steps, timeframe_ms=timeframe_s * S, grace_ms=M, ordered=ordered, max_keys=1000
     )
-    matches = [m for key, step, t in events if (m := core.add(key, step, t * S)) is not None]
+    matches = [
+        m for key, step, t in events if (m := core.add(key, step, t * S, now_ms=0)) is not None
+    ]
     return core, [(m.key, tuple(t // S for t in m.times_ms)) for m in matches]
 
 
@@ -73,34 +75,48 @@ def test_completed_events_are_used_up() -> None:
 def test_pending_events_expire_after_timeframe_plus_grace() -> None:
     core, _ = join([("a", 0, 0), ("b", 0, 100), ("b", 1, 50)])
     late = core._timers.resolution_ms  # timers are coarse: up to one bucket late
-    core.expire(660 * S - 1)  # T + grace = 660s
+
+    def expire_at(clock_ms: int) -> None:  # idle: the clock moves on with processing time
+        core.expire(now_ms=clock_ms - core.clock_ms, idle_ms=0)
+
+    expire_at(660 * S - 1)  # T + grace = 660s
     assert len(core) == 2
-    core.expire(660 * S + late)
+    expire_at(660 * S + late)
     assert len(core) == 1  # a's event is gone
-    core.expire((50 + 660) * S + late)  # b's step 1 (50s) is gone, its step 0 (100s) kept
+    expire_at((50 + 660) * S + late)  # b's step 1 (50s) is gone, its step 0 (100s) kept
     assert core.pending_events() == 1
-    core.expire((100 + 660) * S + late)
+    expire_at((100 + 660) * S + late)
     assert len(core) == 0
-    assert core.add("b", 1, 120 * S) is None  # its step 0 is gone
+    assert core.add("b", 1, 120 * S, now_ms=0) is None  # its step 0 is gone
+
+
+def test_the_joins_clock_is_its_own_steps_and_moves_on_when_idle() -> None:
+    core = SequenceJoin(2, timeframe_ms=10 * M, grace_ms=M, ordered=True, max_keys=10)
+    assert core.clock_at(now_ms=0, idle_ms=30 * S) is None
+    core.add("h", 0, 5 * M, now_ms=1000)
+    assert core.clock_at(now_ms=1000 + 29 * S, idle_ms=30 * S) == 5 * M  # not idle yet
+    assert core.clock_at(now_ms=1000 + 30 * S, idle_ms=30 * S) == 5 * M + 30 * S
+    core.expire(now_ms=1000 + 12 * M, idle_ms=30 * S)  # idle 12m: past 5m + T + grace
+    assert len(core) == 0
 
 
 def test_at_most_max_per_step_events_per_step_and_key() -> None:
     core, matches = join([("h", 0, t) for t in range(100)])
     assert matches == [] and core.pending_events() == MAX_PER_STEP
-    assert core.add("h", 1, 100 * S) is not None  # the latest starts were kept
+    assert core.add("h", 1, 100 * S, now_ms=0) is not None  # the latest starts were kept
 
 
 def test_at_most_max_keys_keys_the_oldest_go_first() -> None:
     core = SequenceJoin(2, timeframe_ms=10 * M, grace_ms=M, ordered=True, max_keys=100)
     for i in range(250):
-        core.add(f"k{i}", 0, i * S)
+        core.add(f"k{i}", 0, i * S, now_ms=0)
     assert len(core) <= 100 and core.evicted >= 150
-    assert core.add("k249", 1, 300 * S) is not None  # the newest survive
-    assert core.add("k0", 1, 300 * S) is None
+    assert core.add("k249", 1, 300 * S, now_ms=0) is not None  # the newest survive
+    assert core.add("k0", 1, 300 * S, now_ms=0) is None
 
 
 @pytest.mark.parametrize(("steps", "step"), [(2, 2), (2, -1)])
 def test_a_step_outside_the_sequence_is_a_bug(steps: int, step: int) -> None:
     core = SequenceJoin(steps, timeframe_ms=M, grace_ms=0, ordered=True, max_keys=10)
     with pytest.raises(ValueError):
-        core.add("h", step, 0)
+        core.add("h", step, 0, now_ms=0)
