@@ -96,7 +96,7 @@ class DetectorConfig:
     envelope_floor_spreads: float = 5.0
     center_span_points: int = 199
     spread_span_points: int = 999
-    warmup_points: int = 30
+    warmup_points: int = 100
     seasons: tuple[tuple[int, int], ...] = ((WEEK_MS, 168), (DAY_MS, 24))
     season_weight: float = 0.3
     season_gate: float = 0.8

@@ -206,7 +206,23 @@ def test_a_flat_series_stays_quiet() -> None:
     assert scores[-1].expected == 42.0
 
 
-# ---------------------------------------------------------------- causality, bad input
+# ---------------------------------------------------------------- invariance, causality, bad input
+
+
+@pytest.mark.parametrize(("scale", "offset"), [(1_000.0, 0.0), (1e-3, 5.0), (-1.0, 0.0)])
+def test_alarms_do_not_depend_on_units(scale: float, offset: float) -> None:
+    """Margins are fractions of widths and spreads: bytes or gigabytes, same alarms."""
+    values = daily(4, 6_000)
+    values[3_000] += 8.0
+    values[5_000:] = [v + 25.0 for v in values[5_000:]]
+    plain = run(values, step_ms=FIVE_MIN_MS)
+    scaled = run([scale * v + offset for v in values], step_ms=FIVE_MIN_MS)
+    assert alarms(scaled) == alarms(plain)
+    assert len(alarms(plain, start=WARMUP)) >= 2
+    flip = {"up": "down", "down": "up", None: None}
+    for i in alarms(plain):
+        want = plain[i].direction if scale > 0 else flip[plain[i].direction]
+        assert scaled[i].direction == want
 
 
 def test_scores_of_a_prefix_do_not_depend_on_later_points() -> None:
