@@ -83,7 +83,7 @@ class FirehoseBatch:
         metrics = self.metrics
         for tp, records in batches.items():
             router = self.router(tp)
-            record_rules = bool(router.plan.record_rules)
+            needs_ref = router.needs_ref
             source = router.source
             topic = tp.topic
             processed = replayed = 0
@@ -98,9 +98,9 @@ class FirehoseBatch:
                             item,
                             ts_ms=item["ts_ms"],
                             offset=record.offset,
-                            # Only record rules put ref in an id: skip the string otherwise.
+                            # Only record rules and rule types put ref in an id.
                             ref=f"{topic}/{tp.partition}/{record.offset}/{index}"
-                            if record_rules
+                            if needs_ref
                             else "",
                             now_ms=now_ms,
                             out=signals,
@@ -133,6 +133,7 @@ class FirehoseBatch:
         for router in self.routers.values():
             filtered = router.filtered
             yield from self._outgoing(router.close_iter(now_ms))
+            yield from self._outgoing(router.close_types(now_ms))
             metrics.inc("opsrules_windows_filtered_total", router.filtered - filtered)
 
     def _outgoing(self, signals: Iterable[Signal]) -> Iterator[Outgoing]:
@@ -150,7 +151,7 @@ class FirehoseBatch:
         """Offset and metadata to commit for every partition that has a router."""
         out = {}
         for tp, router in self.routers.items():
-            offset = router.windows.committable_offset()
+            offset = router.committable_offset()
             if offset is None:
                 continue
             metadata = json.dumps(

@@ -92,12 +92,16 @@ def run_offline(
                 run.late += 1
         for each in routers.values():
             signals.extend(each.close(now_ms))
+            signals.extend(each.close_types(now_ms))
         if injected is not None:
             signals.append(injected)  # after the windows that closed before it
         _decide(signals, rulebook, store, run)
     end_ms = now_ms + flush_ms
     for step_ms in range(now_ms, end_ms + 1, idle_timeout_ms):
-        _decide([s for r in routers.values() for s in r.close(step_ms)], rulebook, store, run)
+        flushed = [
+            s for r in routers.values() for s in (*r.close(step_ms), *r.close_types(step_ms))
+        ]
+        _decide(flushed, rulebook, store, run)
     return run
 
 
