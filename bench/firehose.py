@@ -96,18 +96,24 @@ def new_counters() -> Metrics:
     return Metrics()
 
 
-def counts(metrics: Metrics) -> dict[str, Any]:
+def counts(metrics: Metrics, topic: str | None = None) -> dict[str, Any]:
     """Records in, processed, replayed, dead-lettered (by reason), signals out and window
-    results not sent (the firehose's pre-filter)."""
+    results not sent (the firehose's pre-filter). With ``topic``, the input counts are
+    of that topic only (the firehose also reads the signals topic back when a rule is on
+    ``source: signal``)."""
     dead: dict[str, int] = {}
     for (name, labels), value in metrics.counters.items():
         if name == "opsrules_deadletters_total":
             reason = dict(labels).get("reason", "?")
             dead[reason] = dead.get(reason, 0) + value
+
+    def inputs(name: str) -> int:
+        return metrics.total(name) if topic is None else metrics.value(name, topic=topic)
+
     return {
-        "records_in": metrics.total("opsrules_records_total"),
-        "processed": metrics.total("opsrules_records_processed_total"),
-        "replayed": metrics.total("opsrules_records_replayed_total"),
+        "records_in": inputs("opsrules_records_total"),
+        "processed": inputs("opsrules_records_processed_total"),
+        "replayed": inputs("opsrules_records_replayed_total"),
         "dead_lettered": dead,
         "signals": metrics.total("opsrules_signals_total"),
         "windows_filtered": metrics.total("opsrules_windows_filtered_total"),
@@ -439,6 +445,7 @@ class TimedFirehose(FirehoseService):
     ) -> None:
         self.bench_counters = new_counters()
         super().__init__(settings, rulebook, self.bench_counters, **kwargs)
+        self.input_topic = settings.topic(settings.topic_metrics)
         self.expect = expect
         self.assigned_at: tuple[float, float] | None = None
         self.first: tuple[float, float] | None = None
@@ -489,7 +496,8 @@ class TimedFirehose(FirehoseService):
         inner = sum(self.phases[k] - before[k] for k in ("process", "commit"))
         self._phase("send_and_acks", ended - started - inner)
         self._handled_at = ended
-        if self.last is None and counts(self.bench_counters)["records_in"] >= self.expect:
+        done = counts(self.bench_counters, self.input_topic)["records_in"]
+        if self.last is None and done >= self.expect:
             self.last = (ended, time.process_time())
             self.finished.set()
 
@@ -601,7 +609,8 @@ async def firehose(
             if service.crashed:
                 raise RuntimeError(f"firehose crashed: {service.crash_reason!r}")
             if time.monotonic() - waited > timeout_s:
-                raise TimeoutError(f"firehose: {counts(service.bench_counters)} after {timeout_s}s")
+                done = counts(service.bench_counters, service.input_topic)
+                raise TimeoutError(f"firehose: {done} after {timeout_s}s")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(service.finished.wait(), 1.0)
     finally:
@@ -609,7 +618,7 @@ async def firehose(
     assert service.assigned_at and service.first and service.last
     wall_s = service.last[0] - service.assigned_at[0]
     cpu_s = service.last[1] - service.assigned_at[1]
-    done = counts(service.bench_counters)
+    done = counts(service.bench_counters, service.input_topic)
     records = done["records_in"]
     return {
         "records": records,
