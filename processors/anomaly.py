@@ -218,7 +218,7 @@ def score_point(
     worst, direction, low, high = _exceed(env, value, config, config.warmup_points)
 
     baseline = _baseline(state, value, ts_ms, config)
-    if baseline == baseline:  # the hour was seen before: the residual features count
+    if baseline == baseline:  # a profile knows this bucket: learn (and maybe use) the residual
         res = state.residual
         r = value - baseline
         r_expected = baseline + res.means[-1]
