@@ -78,12 +78,12 @@ def test_other_metrics_and_other_hosts_are_separate_or_ignored() -> None:
 def test_window_mode_scores_each_window_mean_when_the_next_window_starts() -> None:
     window_ms = 60_000  # six samples per window
     feed = AnomalyFeed(AnomalyPlan(frozenset({CPU}), window_ms=window_ms))
-    values = noisy(6 * 60) + [0.9] * 12
+    values = noisy(6 * 120) + [0.9] * 12  # 120 means: past the detector's warm-up
     out = [(i, s) for i, v in enumerate(values) if (s := feed.add(sample(i, v))) is not None]
     assert out, "the jump in the window means was not detected"
     i, signal = out[0]
     # Scored on the first sample of the window after the first high window, at its end.
-    assert i == 6 * 61 and signal.ts_ms == T0 + 61 * window_ms
+    assert i == 6 * 121 and signal.ts_ms == T0 + 121 * window_ms
     assert signal.values["value"] == pytest.approx(0.9)
 
 
