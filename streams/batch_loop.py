@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,6 +75,7 @@ class BatchLoopService(Service):
         # so a fetched batch waits for it.
         self.ready = asyncio.Event()
         self.start_after: asyncio.Event | None = None  # set by the host: consume once set
+        self._between: list[tuple[Callable[[], Awaitable[None]], asyncio.Future[None]]] = []
         self._loop_task: asyncio.Task[None] | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
@@ -158,6 +159,7 @@ class BatchLoopService(Service):
         last_commit_s = time.monotonic()
         try:
             while not self._stopping.is_set():
+                await self._run_between()
                 batches = await self._consumer.getmany(
                     timeout_ms=settings.firehose_poll_timeout_ms,
                     max_records=settings.firehose_max_records,
@@ -177,6 +179,38 @@ class BatchLoopService(Service):
         except Exception as exc:
             log.exception("%s loop crashed; stopping the worker", self.component)
             await self.crash(exc)  # the worker stops and exits non-zero
+
+    def resubscribe(self, topics: Iterable[str]) -> None:
+        """Consume ``topics`` from now on (a rebalance follows: revoke, then assign)."""
+        assert self._consumer is not None
+        self.topics = sorted(topics)
+        self.ready.clear()  # no batch until the new assignment is restored
+        self._consumer.subscribe(self.topics, listener=_Rebalance(self))
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        assert self._consumer is not None
+        self._consumer.seek(tp, offset)
+
+    def assignment(self) -> list[TopicPartition]:
+        assert self._consumer is not None
+        return sorted(self._consumer.assignment())
+
+    async def between_batches(self, work: Callable[[], Awaitable[None]]) -> None:
+        """Run ``work`` in the loop between two batches (nothing is being processed or
+        sent meanwhile) and wait until it is done; its error is raised here."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._between.append((work, done))
+        await done
+
+    async def _run_between(self) -> None:
+        while self._between:
+            work, done = self._between.pop(0)
+            try:
+                await work()
+            except Exception as exc:  # the caller decides; the loop goes on
+                done.set_exception(exc)
+            else:
+                done.set_result(None)
 
     async def send_all(
         self, outgoing: Iterable[Outgoing], *, keep_acks: bool = True

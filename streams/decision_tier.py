@@ -281,6 +281,23 @@ class DecisionBatch:
         self.stores.pop(tp.partition, None)
         self.next_offsets.pop(tp, None)
 
+    def reload(self, rulebook: CompiledRulebook, changed: set[str]) -> list[Outgoing]:
+        """Decide with ``rulebook`` from now on. The alerts of the ``changed`` rules
+        (edited or removed) start fresh: their states are deleted, with a tombstone on
+        the changelog and, if they were firing, on the firing view. Alerts of unchanged
+        rules keep their state."""
+        self.rulebook = rulebook
+        out = []
+        for partition, store in self.stores.items():
+            for key in [k for k, saved in store.data.items() if saved.get("rule_id") in changed]:
+                del store.data[key]
+                store.changed.discard(key)
+                out.append(Outgoing(self.changelog_topic, key.encode(), None, partition=partition))
+                if self.context.firing.by_fingerprint.get(key) is not None:
+                    self.context.firing.remove(key)
+                    out.append(self._firing(key, None, partition))
+        return out
+
 
 class DecisionService(BatchLoopService):
     """The decision batch loop, hosted by the faust worker."""
@@ -310,6 +327,15 @@ class DecisionService(BatchLoopService):
 
     def commits(self) -> Offsets:
         return self.batch.commits()
+
+    async def reload(self, rulebook: CompiledRulebook, changed: set[str]) -> None:
+        """Swap in ``rulebook`` between two batches (see :meth:`DecisionBatch.reload`)."""
+
+        async def swap() -> None:
+            await self.send_all(self.batch.reload(rulebook, changed))
+            await self.commit(self.commits())
+
+        await self.between_batches(swap)
 
     async def assigned(self, partitions: list[TopicPartition]) -> None:
         started = time.monotonic()

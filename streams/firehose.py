@@ -25,6 +25,7 @@ from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from mode import Service
 
+from processors.anomaly_feed import AnomalyFeed, AnomalyPlan, anomaly_metrics
 from processors.engine.compiler import CompiledRulebook
 from processors.routing import Routed, Router
 from streams.batch_loop import BatchLoopService, Offsets, Outgoing
@@ -59,6 +60,13 @@ class FirehoseBatch:
             max_age_ms=int(settings.max_age_s * 1000),
         )
         self.routers: dict[TopicPartition, Router] = {}
+        rules = [compiled.rule for compiled in rulebook.rules.values()]
+        self.anomaly_plan = AnomalyPlan(
+            anomaly_metrics(rules), window_ms=settings.anomaly_window_ms or None
+        )
+        self.anomaly_feeds: dict[TopicPartition, AnomalyFeed] = {}
+        if not any(rule.source == "signal" for rule in rules):
+            self.sources.pop(self.signals_topic, None)  # nothing reads signals back
 
     def router(self, tp: TopicPartition) -> Router:
         router = self.routers.get(tp)
@@ -85,6 +93,7 @@ class FirehoseBatch:
             router = self.router(tp)
             needs_ref = router.needs_ref
             source = router.source
+            anomalies = self._anomaly_feed(tp) if source == "metric" else None
             topic = tp.topic
             processed = replayed = 0
             for record in records:
@@ -92,7 +101,19 @@ class FirehoseBatch:
                 if isinstance(decoded, Rejected):
                     yield self._dead_letter(decoded, record, now_ms)
                     continue
+                if (
+                    source == "signal"
+                    and decoded[0]["source"] == "signal"
+                    and decoded[0]["kind"] != "step"  # a sequence step: for the joins
+                ):
+                    processed += 1  # a signal rule's own output: never fed back (loops)
+                    continue
                 try:
+                    if anomalies is not None:
+                        for item in decoded:
+                            anomaly = anomalies.add(item)
+                            if anomaly is not None:
+                                signals.append(anomaly)
                     outcomes = {
                         router.route(
                             item,
@@ -136,6 +157,14 @@ class FirehoseBatch:
             yield from self._outgoing(router.close_types(now_ms))
             metrics.inc("opsrules_windows_filtered_total", router.filtered - filtered)
 
+    def _anomaly_feed(self, tp: TopicPartition) -> AnomalyFeed | None:
+        if not self.anomaly_plan.metrics:
+            return None
+        feed = self.anomaly_feeds.get(tp)
+        if feed is None:
+            feed = self.anomaly_feeds[tp] = AnomalyFeed(self.anomaly_plan)
+        return feed
+
     def _outgoing(self, signals: Iterable[Signal]) -> Iterator[Outgoing]:
         topic, inc = self.signals_topic, self.metrics.inc
         for signal in signals:
@@ -173,6 +202,7 @@ class FirehoseBatch:
 
     def revoke(self, tp: TopicPartition) -> None:
         self.routers.pop(tp, None)
+        self.anomaly_feeds.pop(tp, None)
 
 
 class FirehoseService(BatchLoopService):
@@ -198,6 +228,10 @@ class FirehoseService(BatchLoopService):
         return self.batch.commits()
 
     async def assigned(self, partitions: list[TopicPartition]) -> None:
+        await self._restore(partitions, seek=False)
+
+    async def _restore(self, partitions: list[TopicPartition], *, seek: bool) -> None:
+        """Restore the partitions' cores from their commits (and read on from there)."""
         admin = AIOKafkaAdminClient(**self.settings.aiokafka_kwargs())
         await admin.start()
         try:
@@ -209,6 +243,26 @@ class FirehoseService(BatchLoopService):
         for tp, meta in committed.items():
             if meta.offset >= 0:
                 self.batch.restore(tp, meta.metadata)
+                if seek:
+                    self.seek(tp, meta.offset)
+
+    async def reload(self, rulebook: CompiledRulebook, changed: set[str]) -> None:
+        """Swap in ``rulebook`` between two batches the way a restart would: commit,
+        rebuild every partition's cores, restore them from the commit and read again
+        from it. Windows of unchanged rules come back as they were (their records are
+        read again; windows already emitted stay emitted, so nothing is sent twice);
+        windows of changed rules fill from the committed offset on (``changed`` is not
+        needed: a rule's windows are keyed by its definition)."""
+
+        async def swap() -> None:
+            await self.commit(self.commits())
+            self.batch = FirehoseBatch(self.settings, rulebook, self.metrics)
+            if sorted(self.batch.sources) != self.topics:
+                self.resubscribe(self.batch.sources)  # the rebalance restores
+                return
+            await self._restore(self.assignment(), seek=True)
+
+        await self.between_batches(swap)
 
     def revoked(self, partitions: list[TopicPartition]) -> None:
         for tp in partitions:

@@ -22,6 +22,7 @@ from streams.schemas import (
     MetricSample,
     OpsEvent,
     SecurityEvent,
+    Signal,
     format_ts,
 )
 
@@ -32,12 +33,16 @@ SOURCES = {
     "security": "security",
     "health": "health",
     "events": "event",
+    # Read back only when a rule is on ``source: signal`` (anomaly signals; see
+    # processors.anomaly_feed); the firehose skips the topic otherwise.
+    "signals": "signal",
 }
 _MODELS: dict[str, type[BaseModel]] = {
     "log": LogRecord,
     "security": SecurityEvent,
     "health": HealthCheck,
     "event": OpsEvent,
+    "signal": Signal,
 }
 
 
@@ -54,6 +59,12 @@ def as_mapping(record: BaseModel) -> dict[str, Any]:
     return {**record.__dict__, **extra} if extra else record.__dict__
 
 
+def signal_fields(signal: Signal) -> dict[str, Any]:
+    """A signal as rules on ``source: signal`` see it: its fields, with its group and
+    values also at the top level (``metric``, ``host``, ``score``…)."""
+    return {**signal.values, **signal.group, **signal.__dict__}
+
+
 def decode_input(
     source: str, raw: bytes | None, limits: Limits, now_ms: int
 ) -> list[dict[str, Any]] | Rejected:
@@ -68,6 +79,8 @@ def decode_input(
                 records = MetricBatch.model_validate(data).expand()
             else:
                 records = [as_mapping(MetricSample.model_validate(data))]
+        elif source == "signal":
+            records = [signal_fields(Signal.model_validate(data))]
         else:
             records = [as_mapping(_MODELS[source].model_validate(data))]
     except ValidationError as exc:

@@ -28,6 +28,8 @@ HELP = {
     "opsrules_rule_evaluations_total": "Rule evaluations in the decision tier, by rule.",
     "opsrules_actions_total": "Actions emitted, by type and status.",
     "opsrules_suppressed_actions_total": "Would-be actions not emitted, by reason.",
+    "opsrules_rules_reloads_total": "Changes of the rule files seen by the worker, by "
+    "result (applied, or refused because the files have errors).",
 }
 GAUGE_HELP = {
     "opsrules_loop_started_timestamp_seconds": "When each batch loop started consuming "

@@ -14,15 +14,16 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from processors.anomaly_feed import AnomalyFeed, AnomalyPlan, anomaly_metrics
 from processors.engine.compiler import CompiledRulebook
 from processors.engine.decisions import DecisionContext, DictStore, Suppressed, decide
 from processors.routing import Routed, Router
 from streams.codec import Rejected, decode
-from streams.ingest import SOURCES, Limits, decode_input
+from streams.ingest import SOURCES, Limits, decode_input, signal_fields
 from streams.schemas import Action, Decision, Signal
 
 SIGNALS_ROLE = "signals"  # records of this role are signals for the decision core
-ROLES = (*SOURCES, SIGNALS_ROLE)
+ROLES = tuple(dict.fromkeys((*SOURCES, SIGNALS_ROLE)))
 
 # Virtual time needs no guard against clocks far off.
 LIMITS = Limits(max_record_bytes=1_048_576, max_future_skew_ms=2**62, max_age_ms=2**62)
@@ -47,6 +48,7 @@ def run_offline(
     *,
     idle_timeout_ms: int = 30_000,
     flush_ms: int = 10 * 60_000,
+    anomaly_window_ms: int = 0,
 ) -> OfflineRun:
     """Feed ``(topic role, record)`` pairs in order (a role of :data:`ROLES`); then let
     ``flush_ms`` of virtual time pass so that every window closes. Returns every action
@@ -57,6 +59,14 @@ def run_offline(
         for role, source in SOURCES.items()
     }
     store = DictStore()
+    # The firehose scores metrics for anomalies and reads the signals topic back for
+    # rules on ``source: signal``; here both happen in place.
+    rules = [compiled.rule for compiled in rulebook.rules.values()]
+    anomalies = AnomalyFeed(
+        AnomalyPlan(anomaly_metrics(rules), window_ms=anomaly_window_ms or None)
+    )
+    read_back = routers["signals"] if rulebook.reads_signals else None
+    read_offset = 0
     now_ms = 0
     for offset, (role, value) in enumerate(records):
         raw = value if isinstance(value, bytes) else orjson.dumps(value)
@@ -78,6 +88,9 @@ def run_offline(
             for index, item in enumerate(decoded):
                 ts_ms: int = item["ts_ms"]
                 now_ms = max(now_ms, ts_ms)
+                anomaly = anomalies.add(item) if role == "metrics" else None
+                if anomaly is not None:
+                    signals.append(anomaly)
                 outcomes.add(
                     router.route(
                         item,
@@ -95,14 +108,43 @@ def run_offline(
             signals.extend(each.close_types(now_ms))
         if injected is not None:
             signals.append(injected)  # after the windows that closed before it
+        read_offset = _read_back(read_back, signals, read_offset, now_ms)
         _decide(signals, rulebook, store, run)
     end_ms = now_ms + flush_ms
     for step_ms in range(now_ms, end_ms + 1, idle_timeout_ms):
         flushed = [
             s for r in routers.values() for s in (*r.close(step_ms), *r.close_types(step_ms))
         ]
+        read_offset = _read_back(read_back, flushed, read_offset, step_ms)
         _decide(flushed, rulebook, store, run)
     return run
+
+
+def _read_back(router: Router | None, signals: list[Signal], offset: int, now_ms: int) -> int:
+    """Route ``signals`` through the router of the signals topic, as the firehose reads
+    ``ops.signals`` back when a rule needs it (``source: signal``, sequence joins). What
+    that router makes is appended to ``signals``, and read back in turn if it is a
+    sequence step; a signal of a rule on signals is never fed back (no loops). Returns
+    the next offset of the signals "partition"."""
+    if router is None:
+        return offset
+    index = 0
+    while index < len(signals):
+        signal = signals[index]
+        index += 1
+        if signal.source == "signal" and signal.kind != "step":
+            continue
+        fields = signal_fields(signal)
+        router.route(
+            fields,
+            ts_ms=signal.ts_ms,
+            offset=offset,
+            ref=f"signals/{offset}",
+            now_ms=now_ms,
+            out=signals,
+        )
+        offset += 1
+    return offset
 
 
 def _decide(

@@ -122,6 +122,13 @@ class OpsrulesSettings(BaseSettings):
         10_000, ge=1, description="Most records one getmany() returns."
     )
     firehose_poll_timeout_ms: int = Field(200, ge=1, le=60_000)
+    rules_reload_interval_s: float = Field(
+        2.0,
+        ge=0,
+        le=3600,
+        description="How often the worker looks for changed rule files and reloads a "
+        "valid change (0: never).",
+    )
     anomaly_window_ms: int = Field(
         0,
         ge=0,

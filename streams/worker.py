@@ -25,6 +25,7 @@ from streams.decision_tier import DecisionService
 from streams.errors import RulesError
 from streams.firehose import FirehoseService
 from streams.metrics import Metrics
+from streams.reload import RulesWatcher
 from streams.settings import OpsrulesSettings
 from streams.topics import ensure_topics
 
@@ -109,6 +110,20 @@ def run_worker(
         services.append(FirehoseService(settings, rulebook, metrics, loop=loop))
     if decisions:
         services.append(DecisionService(settings, rulebook, metrics, loop=loop))
+    if settings.rules_reload_interval_s > 0:
+        tiers = [s for s in services if isinstance(s, DecisionService | FirehoseService)]
+        tiers.sort(key=lambda tier: not isinstance(tier, DecisionService))  # decisions first
+        services.append(
+            RulesWatcher(
+                settings.rules_dir,
+                rulebook,
+                lambda: load_rulebook(settings),
+                tiers,
+                metrics,
+                interval_s=settings.rules_reload_interval_s,
+                loop=loop,
+            )
+        )
     if timeout_s is not None:
         services.append(StopAfter(timeout_s, loop=loop))
     # The loops consume once the app is up: /metrics then counts from the first record.
