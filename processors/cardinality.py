@@ -65,7 +65,7 @@ class Cardinality:
         self.grace_ms = grace_ms
         self.cap = max(above + 1 if above is not None else 0, below or 0)
         self._keys: dict[str, _Values] = {}
-        self._timers = Timers(max(1, min(1000, timeframe_ms // 16)))
+        self._timers = Timers.for_timeframe(timeframe_ms)
         self._clock_ms = _NO_TIME
 
     def __len__(self) -> int:

@@ -50,9 +50,7 @@ class Change:
         self.max_keys = max_keys
         self.evicted = 0
         self._last: OrderedDict[str, tuple[int, str]] = OrderedDict()  # LRU order
-        self._timers = (
-            Timers(max(1, min(1000, timeframe_ms // 16))) if timeframe_ms is not None else None
-        )
+        self._timers = Timers.for_timeframe(timeframe_ms) if timeframe_ms is not None else None
 
     def __len__(self) -> int:
         return len(self._last)

@@ -26,10 +26,6 @@ from processors.timers import Timers
 _NO_TIME = -(2**62)
 
 
-def _resolution(timeframe_ms: int) -> int:
-    return max(1, min(1000, timeframe_ms // 16))
-
-
 @dataclass(frozen=True, slots=True)
 class FrequencyMatch:
     key: str
@@ -51,7 +47,7 @@ class Frequency:
         self.timeframe_ms = timeframe_ms
         self.grace_ms = grace_ms
         self._times: dict[str, list[int]] = {}
-        self._timers = Timers(_resolution(timeframe_ms))
+        self._timers = Timers.for_timeframe(timeframe_ms)
 
     def __len__(self) -> int:
         """Keys held."""
@@ -113,7 +109,7 @@ class Flatline:
         self.grace_ms = grace_ms
         # key -> [first record's ts, then the `fewer_than` most recent ts, ascending]
         self._keys: dict[str, list[int]] = {}
-        self._timers = Timers(_resolution(timeframe_ms))
+        self._timers = Timers.for_timeframe(timeframe_ms)
         self._clock_ms = _NO_TIME
 
     def __len__(self) -> int:

@@ -71,7 +71,7 @@ class Spike:
         self.grace_ms = grace_ms
         self.late = 0
         self._series: dict[str, _Series] = {}
-        self._timers = Timers(max(1, min(1000, timeframe_ms // 16)))
+        self._timers = Timers.for_timeframe(timeframe_ms)
 
     def __len__(self) -> int:
         return len(self._series)

@@ -29,6 +29,11 @@ class Timers:
         self._buckets: dict[int, list[str]] = {}
         self._order: list[int] = []  # heap of bucket numbers
 
+    @classmethod
+    def for_timeframe(cls, timeframe_ms: int) -> Timers:
+        """Timers at most a second or a sixteenth of ``timeframe_ms`` late."""
+        return cls(max(1, min(1000, timeframe_ms // 16)))
+
     def __len__(self) -> int:
         """Scheduled entries (a key scheduled twice counts twice)."""
         return sum(len(keys) for keys in self._buckets.values())

@@ -3,8 +3,11 @@
 The firehose gets, per source, the **window feeds** (one per distinct match / value /
 window / group_by: rules that share them share one set of windows, and the stats to
 compute are the union of what those rules need) and the **record rules** (no window:
-every matching record is a signal). The decision tier gets each rule's condition,
-timing and actions. Nothing here needs code when a rule is added.
+every matching record is a signal), and the **rule types** beyond thresholds: the
+typed rules of the source, the sequence steps matched on its records and, on the
+source ``signal``, the sequence joins (run by :mod:`processors.typed_rules`). The
+decision tier gets each rule's condition, timing and actions. Nothing here needs code
+when a rule is added.
 """
 
 from __future__ import annotations
