@@ -266,7 +266,9 @@ class TypedRules:
                 core.expire(clock_ms)
             elif isinstance(core, Flatline):
                 out.extend(
-                    self._timed(rule, m.key, m.ts_ms, {"count": m.count, "last_ts": m.last_ts_ms})
+                    self._timed(
+                        rule, m.key, m.ts_ms, {"count": m.count, "last_ts": format_ts(m.last_ts_ms)}
+                    )
                     for m in core.due(clock_ms)
                 )
             elif isinstance(core, Spike):
@@ -295,8 +297,6 @@ class TypedRules:
         return out
 
     def _timed(self, rule: CompiledRule, key: str, ts_ms: int, computed: dict[str, Any]) -> Signal:
-        if "last_ts" in computed:
-            computed["last_ts"] = format_ts(computed["last_ts"])
         return Signal(
             id=stable_id(rule.rule.type, rule.id, key, ts_ms),
             kind="match",
