@@ -58,16 +58,20 @@ class AnomalyPlan:
 
 
 def anomaly_metrics(rules: Iterable[Rule]) -> frozenset[str]:
-    """Metric names named by ``signal`` rules that match ``kind == "anomaly"``."""
+    """Metric names named by ``signal`` rules, or ``signal`` steps of sequence rules,
+    that match ``kind == "anomaly"``."""
     names: set[str] = set()
     for rule in rules:
-        if rule.source != "signal" or not rule.enabled:
+        if not rule.enabled:
             continue
-        conjuncts = _conjuncts(parse(rule.match))
-        if not any(_equals(node, "kind") == {"anomaly"} for node in conjuncts):
-            continue
-        for node in conjuncts:
-            names |= _equals(node, "metric")
+        matches = [rule.match] if rule.source == "signal" else []
+        if rule.sequence is not None:
+            matches += [step.match for step in rule.sequence.steps if step.source == "signal"]
+        for match in matches:
+            conjuncts = _conjuncts(parse(match))
+            if any(_equals(node, "kind") == {"anomaly"} for node in conjuncts):
+                for node in conjuncts:
+                    names |= _equals(node, "metric")
     return frozenset(names)
 
 

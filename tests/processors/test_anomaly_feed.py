@@ -35,6 +35,18 @@ def test_the_metrics_rules_ask_anomalies_of(match: str, source: str, expected: s
     assert anomaly_metrics([rule(match, source)]) == expected
 
 
+def test_a_sequence_step_on_anomalies_turns_detection_on() -> None:
+    sequence = {
+        "timeframe": "10m",
+        "steps": [
+            {"source": "signal", "match": f'kind == "anomaly" and metric == "{CPU}"'},
+            {"source": "security", "match": 'event.outcome == "success"'},
+        ],
+    }
+    rule_ = rule("true", "signal", type="sequence", sequence=sequence, group_by=["host"])
+    assert anomaly_metrics([rule_]) == {CPU}
+
+
 def test_a_disabled_rule_turns_nothing_on() -> None:
     match = f'kind == "anomaly" and metric == "{CPU}"'
     assert anomaly_metrics([rule(match, enabled=False)]) == frozenset()
