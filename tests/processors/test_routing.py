@@ -59,3 +59,68 @@ def test_series_key_escapes_only_what_it_must() -> None:
     assert series_key(["web-1"]) == "web-1"
     assert series_key(["a|b", "50%"]) == "a%7Cb|50%25"
     assert series_key([]) == "*"
+
+
+DISPATCH_RULES = """
+rules:
+  - id: cpu
+    source: metric
+    match: name == "cpu" and value >= 0
+    window: {size: 1m, stat: max}
+    condition: value > 0.9
+  - id: disk_on_db
+    source: metric
+    match: host == "db" and name == "disk"
+    window: {size: 1m, stat: max}
+    condition: value > 0.9
+  - id: any_high
+    source: metric
+    match: value > 100 or name == "cpu"
+    window: {size: 1m, stat: count}
+    condition: value > 1
+  - id: cpu_now
+    source: metric
+    match: name == "cpu"
+    condition: value > 0.99
+"""
+
+
+def test_records_are_tried_only_on_rules_that_can_match_their_name(tmp_path: Path) -> None:
+    router = Router(rulebook_from_yaml(tmp_path, DISPATCH_RULES), "metric", idle_timeout_ms=1)
+    dispatch = router.dispatch
+    assert dispatch.field == "name"
+
+    def rules_tried(record: dict[str, object]) -> list[str]:
+        feeds, record_rules = dispatch.candidates(record)
+        return [f.rule_ids[0] for f in feeds] + [r.id for r in record_rules]
+
+    assert rules_tried({"name": "cpu"}) == ["cpu", "any_high", "cpu_now"]
+    assert rules_tried({"name": "disk", "host": "web"}) == ["disk_on_db", "any_high"]
+    assert rules_tried({"name": "mem"}) == ["any_high"]
+    assert rules_tried({"name": 7}) == ["any_high"]  # never equal to a string literal
+    assert rules_tried({}) == ["any_high"]
+
+
+def test_dispatch_changes_no_outcome(tmp_path: Path) -> None:
+    """The same records through a router with and without the index: the same signals."""
+    rulebook = rulebook_from_yaml(tmp_path, DISPATCH_RULES)
+    indexed = Router(rulebook, "metric", idle_timeout_ms=10**9)
+    plain = Router(rulebook, "metric", idle_timeout_ms=10**9)
+    everything = (plain.plan.feeds, plain.plan.record_rules)
+    object.__setattr__(plain.dispatch, "field", None)
+    object.__setattr__(plain.dispatch, "default", everything)
+    out: dict[str, list[Signal]] = {"indexed": [], "plain": []}
+    for i in range(600):
+        record = {
+            "ts_ms": T0 + i * 1000,
+            "name": ["cpu", "disk", "mem", "cpu "][i % 4],
+            "host": ["db", "web"][i % 3 % 2],
+            "value": (i * 37 % 1000) / 5,
+        }
+        for name, router in (("indexed", indexed), ("plain", plain)):
+            router.route(
+                record, ts_ms=record["ts_ms"], offset=i, ref=str(i), now_ms=0, out=out[name]
+            )
+            out[name].extend(router.close(now_ms=0))
+    assert len(out["indexed"]) > 20
+    assert [s.id for s in out["indexed"]] == [s.id for s in out["plain"]]
