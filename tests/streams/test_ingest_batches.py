@@ -1,0 +1,69 @@
+"""Metric batches decode through a fast path (pydantic-core into dicts); it must accept,
+reject and expand exactly as the documented model, MetricBatch, does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from streams.codec import Rejected, rejected_for_validation
+from streams.ingest import expand_batch
+from streams.schemas import MetricBatch
+
+TS = 1_795_899_240_000
+
+
+def sample(**fields: Any) -> dict[str, Any]:
+    return {"name": "system.cpu.utilization", "value": 0.5, **fields}
+
+
+def batch(**fields: Any) -> dict[str, Any]:
+    return {"ts": TS, "host": "web-1", "samples": [sample()], **fields}
+
+
+CASES = {
+    "plain": batch(),
+    "service, labels merged, sample labels win": batch(
+        service="checkout",
+        labels={"env": "prod", "zone": "a"},
+        samples=[sample(labels={"zone": "b"}), sample(name="m2", value=3)],
+    ),
+    "rfc 3339 and seconds": batch(ts="2026-11-28T21:00:00Z", samples=[sample(ts=1795899240)]),
+    "ts_ms given": {"ts_ms": TS, "host": "h", "samples": [sample(ts_ms=TS + 5)]},
+    "extra fields kept out of the samples": batch(agent="x", samples=[sample(extra=1)]),
+    "unit": batch(samples=[sample(unit="1")]),
+    "value as a numeric string": batch(samples=[sample(value="0.25")]),
+    "no ts": {"host": "web-1", "samples": [sample()]},
+    "bad ts": batch(ts="yesterday"),
+    "bad sample ts": batch(samples=[sample(), sample(ts=True)]),
+    "no samples": batch(samples=[]),
+    "no host": {"ts": TS, "samples": [sample()]},
+    "empty name": batch(samples=[sample(name="")]),
+    "value not a number": batch(samples=[sample(value="high")]),
+    "value nan as text": batch(samples=[sample(value="nan")]),
+    "value infinity as text": batch(samples=[sample(value="inf")]),
+    "labels not strings": batch(labels={"a": 1}),
+    "samples not a list": batch(samples={"name": "x"}),
+}
+
+
+def through_the_model(data: dict[str, Any]) -> list[dict[str, Any]] | Rejected:
+    try:
+        return MetricBatch.model_validate(data).expand()
+    except ValidationError as exc:
+        return rejected_for_validation(exc)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_the_fast_path_agrees_with_the_model(name: str) -> None:
+    fast, model = expand_batch(CASES[name]), through_the_model(CASES[name])
+    if isinstance(model, Rejected):
+        assert isinstance(fast, Rejected), fast
+        assert fast.reason == model.reason
+        # the same field, or one inside it ("samples.1.ts" where the model says "samples.1")
+        field, fast_field = model.message.split("'")[1], fast.message.split("'")[1]
+        assert fast_field.startswith(field) or field == "(record)", (fast, model)
+    else:
+        assert fast == model
