@@ -80,8 +80,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "settings": {
             "offset_reset": "earliest for every consumer",
             "json": "orjson everywhere",
-            "commit": "opsrules: after every batch; faust: every 2.8 s (default); "
-            "quix: every 5 s (default)",
+            "commit": "opsrules: every 1 s, after every output's ack (default "
+            "OPSRULES_COMMIT_INTERVAL_MS); faust: every 2.8 s (default); quix: every 5 s "
+            "(default)",
             "window": "tumbling 10 s mean per series (event time), final emission",
         },
     }
