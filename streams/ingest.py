@@ -20,7 +20,6 @@ from streams.codec import Rejected, load_object, rejected_for_validation
 from streams.schemas import (
     HealthCheck,
     LogRecord,
-    MetricSample,
     OpsEvent,
     SecurityEvent,
     Signal,
@@ -90,6 +89,41 @@ class _MetricBatchFields(TypedDict):
 _METRIC_BATCH: TypeAdapter[_MetricBatchFields] = TypeAdapter(_MetricBatchFields)
 
 
+class _MetricSampleFields(TypedDict):
+    __pydantic_config__ = ConfigDict(extra="allow")  # type: ignore[misc]
+    ts: NotRequired[Any]
+    ts_ms: NotRequired[int]
+    name: Annotated[str, Field(min_length=1, max_length=255)]
+    value: Annotated[float, Field(allow_inf_nan=False)]
+    unit: NotRequired[str | None]
+    host: Annotated[str, Field(min_length=1, max_length=255)]
+    service: NotRequired[str | None]
+    labels: NotRequired[dict[str, str]]
+
+
+_METRIC_SAMPLE: TypeAdapter[_MetricSampleFields] = TypeAdapter(_MetricSampleFields)
+
+
+def decode_sample(data: dict[str, Any]) -> dict[str, Any] | Rejected:
+    """``as_mapping(MetricSample.model_validate(data))`` without the model instance, as
+    :func:`expand_batch` does for batches (measured: decoding was a quarter of the
+    worker's time on one-sample records)."""
+    try:
+        sample: dict[str, Any] = dict(_METRIC_SAMPLE.validate_python(data))
+    except ValidationError as exc:
+        return rejected_for_validation(exc)
+    try:
+        ts_ms = _ts_ms(sample)
+    except ValueError as exc:
+        return Rejected("invalid_schema", f"field 'ts': {exc}")
+    sample.pop("ts", None)
+    sample["ts_ms"] = ts_ms
+    sample.setdefault("unit", None)
+    sample.setdefault("service", None)
+    sample.setdefault("labels", {})
+    return sample
+
+
 def expand_batch(data: dict[str, Any]) -> list[dict[str, Any]] | Rejected:
     """``MetricBatch.model_validate(data).expand()``, validated by pydantic-core into
     plain dicts instead of a model per sample (measured: 0.76M → 1.43M samples/s decoded
@@ -153,7 +187,10 @@ def decode_input(
                     return expanded
                 records = expanded
             else:
-                records = [as_mapping(MetricSample.model_validate(data))]
+                decoded = decode_sample(data)
+                if isinstance(decoded, Rejected):
+                    return decoded
+                records = [decoded]
         elif source == "signal":
             records = [signal_fields(Signal.model_validate(data))]
         else:

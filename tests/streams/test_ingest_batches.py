@@ -1,5 +1,6 @@
-"""Metric batches decode through a fast path (pydantic-core into dicts); it must accept,
-reject and expand exactly as the documented model, MetricBatch, does."""
+"""Metric samples and batches decode through a fast path (pydantic-core into dicts); it
+must accept, reject and expand exactly as the documented models, MetricSample and
+MetricBatch, do."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import pytest
 from pydantic import ValidationError
 
 from streams.codec import Rejected, rejected_for_validation
-from streams.ingest import expand_batch
-from streams.schemas import MetricBatch
+from streams.ingest import as_mapping, decode_sample, expand_batch
+from streams.schemas import MetricBatch, MetricSample
 
 TS = 1_795_899_240_000
 
@@ -63,6 +64,50 @@ def test_the_fast_path_agrees_with_the_model(name: str) -> None:
         assert isinstance(fast, Rejected), fast
         assert fast.reason == model.reason
         # the same field, or one inside it ("samples.1.ts" where the model says "samples.1")
+        field, fast_field = model.message.split("'")[1], fast.message.split("'")[1]
+        assert fast_field.startswith(field) or field == "(record)", (fast, model)
+    else:
+        assert fast == model
+
+
+SAMPLES = {
+    "plain": {"ts": TS, "name": "cpu", "value": 0.5, "host": "web-1"},
+    "everything": {
+        "ts": "2026-11-28T21:00:00.123Z",
+        "name": "cpu",
+        "value": 1,
+        "unit": "1",
+        "host": "web-1",
+        "service": "checkout",
+        "labels": {"core": "0"},
+        "extra": {"kept": True},
+    },
+    "ts_ms given": {"ts_ms": TS, "name": "cpu", "value": 0.5, "host": "h"},
+    "ns": {"ts": TS * 1_000_000, "name": "cpu", "value": 0.5, "host": "h"},
+    "no ts": {"name": "cpu", "value": 0.5, "host": "h"},
+    "bad ts": {"ts": [1], "name": "cpu", "value": 0.5, "host": "h"},
+    "no host": {"ts": TS, "name": "cpu", "value": 0.5},
+    "empty host": {"ts": TS, "name": "cpu", "value": 0.5, "host": ""},
+    "value missing": {"ts": TS, "name": "cpu", "host": "h"},
+    "value nan as text": {"ts": TS, "name": "cpu", "value": "NaN", "host": "h"},
+    "value a list": {"ts": TS, "name": "cpu", "value": [1], "host": "h"},
+    "labels not strings": {"ts": TS, "name": "cpu", "value": 1, "host": "h", "labels": {"a": 1}},
+}
+
+
+def sample_through_the_model(data: dict[str, Any]) -> dict[str, Any] | Rejected:
+    try:
+        return as_mapping(MetricSample.model_validate(data))
+    except ValidationError as exc:
+        return rejected_for_validation(exc)
+
+
+@pytest.mark.parametrize("name", list(SAMPLES))
+def test_single_samples_decode_as_the_model_does(name: str) -> None:
+    fast, model = decode_sample(SAMPLES[name]), sample_through_the_model(SAMPLES[name])
+    if isinstance(model, Rejected):
+        assert isinstance(fast, Rejected), fast
+        assert fast.reason == model.reason
         field, fast_field = model.message.split("'")[1], fast.message.split("'")[1]
         assert fast_field.startswith(field) or field == "(record)", (fast, model)
     else:
