@@ -3,12 +3,14 @@
 Both tiers run on it (DESIGN.md, "Two tiers"; faust's per-event agent machinery is
 what the decision tier measured as its bottleneck too): fetch a batch, turn it into
 outgoing records with a pure-ish core, send them, fetch the next. Every
-``OPSRULES_COMMIT_INTERVAL_MS`` (and before a rebalance and at stop) the loop waits
-until every record sent so far is acknowledged and then commits, so a committed offset
-never runs ahead of an output that might be lost; waiting for acks per batch instead
-cost a broker round trip per batch in latency. Subclasses say what to consume and
-implement :meth:`BatchLoopService.handle` and the rebalance hooks; this class owns the
-clients, the loop, the commits, the stop and the crash path.
+``OPSRULES_COMMIT_INTERVAL_MS`` a commit waits, in the background, until every record
+sent so far is acknowledged and then commits the offsets taken when it started, so a
+committed offset never runs ahead of an output that might be lost; before a rebalance
+and at stop the loop waits for it. Waiting for acks per batch instead cost a broker
+round trip per batch in latency, and waiting in the loop stalled every record behind
+the commit. Subclasses say what to consume and implement
+:meth:`BatchLoopService.handle` and the rebalance hooks; this class owns the clients,
+the loop, the commits, the stop and the crash path.
 """
 
 from __future__ import annotations
@@ -81,6 +83,8 @@ class BatchLoopService(Service):
         self._producer: AIOKafkaProducer | None = None
         self._committed: Offsets = {}
         self._tracked: list[asyncio.Future[Any]] = []
+        self._committing: asyncio.Future[None] | None = None
+        self._commit_lock = asyncio.Lock()
         self._send_error: BaseException | None = None
         super().__init__(**kwargs)
 
@@ -172,8 +176,14 @@ class BatchLoopService(Service):
                     assignment = self._consumer.assignment()
                     batches = {tp: rs for tp, rs in batches.items() if tp in assignment}
                 await self.handle(batches)
-                if time.monotonic() - last_commit_s >= interval_s:
-                    await self.commit(self.commits())
+                if time.monotonic() - last_commit_s >= interval_s and (
+                    self._committing is None or self._committing.done()
+                ):
+                    if self._committing is not None:
+                        self._committing.result()  # a failed commit stops the loop
+                    # In the background: the loop goes on fetching and processing while
+                    # the acks come in (waiting here stalled every record behind it).
+                    self._committing = asyncio.ensure_future(self.commit(self.commits()))
                     last_commit_s = time.monotonic()
             await self.commit(self.commits())
         except Exception as exc:
@@ -240,17 +250,19 @@ class BatchLoopService(Service):
 
     async def commit(self, offsets: Offsets) -> None:
         """Wait until every record sent so far is acknowledged, then commit what changed
-        since the last commit. A failed send raises here and stops the loop."""
+        since the last commit (one commit at a time). A failed send raises here and
+        stops the loop."""
         assert self._consumer is not None
-        tracked, self._tracked = self._tracked, []
-        await asyncio.gather(*tracked)
-        await self.producer.flush()
-        if self._send_error is not None:
-            raise self._send_error
-        changed = {tp: pair for tp, pair in offsets.items() if self._committed.get(tp) != pair}
-        if changed:
-            await self._consumer.commit(changed)
-            self._committed.update(changed)
+        async with self._commit_lock:
+            tracked, self._tracked = self._tracked, []
+            await asyncio.gather(*tracked)
+            await self.producer.flush()
+            if self._send_error is not None:
+                raise self._send_error
+            changed = {tp: pair for tp, pair in offsets.items() if self._committed.get(tp) != pair}
+            if changed:
+                await self._consumer.commit(changed)
+                self._committed.update(changed)
 
 
 async def _either(*events: asyncio.Event) -> None:
