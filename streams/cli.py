@@ -205,8 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
         "worker",
         help="run the processors and the rule engine",
         description="Runs the firehose tier (aiokafka batch loops on the input topics) and "
-        "the decision tier (faust agents on signals) in one process. Stops cleanly on "
-        "SIGINT/SIGTERM: flushes, commits, exits 0.",
+        "the decision tier (a batch loop on signals, alert state on a compacted changelog) "
+        "in one process, and reloads changed rule files. Stops cleanly on SIGINT/SIGTERM: "
+        "flushes, commits, exits 0.",
     )
     worker.add_argument("--timeout", type=float, metavar="S", help="stop after S seconds")
     worker.add_argument("--no-firehose", action="store_true", help="run the decision tier only")
