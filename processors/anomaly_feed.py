@@ -43,6 +43,7 @@ from processors.anomaly import (
     new_state,
     score_point,
 )
+from processors.engine.compiler import CompiledRulebook
 from processors.engine.expressions import Binary, Field, ListLit, Literal, Node, parse
 from processors.engine.model import Rule
 from processors.ids import stable_id
@@ -55,6 +56,12 @@ DIRECTIONS = {"up": 1.0, "down": -1.0}
 class AnomalyPlan:
     metrics: frozenset[str]  # metric names some rule asks anomalies of
     window_ms: int | None  # None: score raw samples; else each window's mean
+
+    @classmethod
+    def of(cls, rulebook: CompiledRulebook, window_ms: int) -> AnomalyPlan:
+        """The plan of a rulebook's rules; ``window_ms`` 0 scores raw samples."""
+        rules = [compiled.rule for compiled in rulebook.rules.values()]
+        return cls(anomaly_metrics(rules), window_ms=window_ms or None)
 
 
 def anomaly_metrics(rules: Iterable[Rule]) -> frozenset[str]:

@@ -25,7 +25,7 @@ from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from mode import Service
 
-from processors.anomaly_feed import AnomalyFeed, AnomalyPlan, anomaly_metrics
+from processors.anomaly_feed import AnomalyFeed, AnomalyPlan
 from processors.engine.compiler import CompiledRulebook
 from processors.routing import Routed, Router
 from streams.batch_loop import BatchLoopService, Offsets, Outgoing
@@ -60,12 +60,9 @@ class FirehoseBatch:
             max_age_ms=int(settings.max_age_s * 1000),
         )
         self.routers: dict[TopicPartition, Router] = {}
-        rules = [compiled.rule for compiled in rulebook.rules.values()]
-        self.anomaly_plan = AnomalyPlan(
-            anomaly_metrics(rules), window_ms=settings.anomaly_window_ms or None
-        )
+        self.anomaly_plan = AnomalyPlan.of(rulebook, settings.anomaly_window_ms)
         self.anomaly_feeds: dict[TopicPartition, AnomalyFeed] = {}
-        if not any(rule.source == "signal" for rule in rules):
+        if not rulebook.reads_signals:
             self.sources.pop(self.signals_topic, None)  # nothing reads signals back
 
     def router(self, tp: TopicPartition) -> Router:

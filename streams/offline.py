@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from processors.anomaly_feed import AnomalyFeed, AnomalyPlan, anomaly_metrics
+from processors.anomaly_feed import AnomalyFeed, AnomalyPlan
 from processors.engine.compiler import CompiledRulebook
 from processors.engine.decisions import DecisionContext, DictStore, Suppressed, decide
 from processors.routing import Routed, Router
@@ -61,10 +61,7 @@ def run_offline(
     store = DictStore()
     # The firehose scores metrics for anomalies and reads the signals topic back for
     # rules on ``source: signal``; here both happen in place.
-    rules = [compiled.rule for compiled in rulebook.rules.values()]
-    anomalies = AnomalyFeed(
-        AnomalyPlan(anomaly_metrics(rules), window_ms=anomaly_window_ms or None)
-    )
+    anomalies = AnomalyFeed(AnomalyPlan.of(rulebook, anomaly_window_ms))
     read_back = routers["signals"] if rulebook.reads_signals else None
     read_offset = 0
     now_ms = 0

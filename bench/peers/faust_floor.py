@@ -31,7 +31,6 @@ import argparse
 import asyncio
 import json
 import os
-import resource
 import signal
 import sys
 import time
@@ -40,6 +39,8 @@ from importlib.metadata import version
 import faust
 import orjson
 from faust.types import StreamT
+
+from bench.peers.own_rss import peak_rss
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -58,25 +59,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.records < 1:
         p.error("--records must be >= 1")
     return args
-
-
-def peak_rss() -> tuple[int, int]:
-    """(this process's own peak RSS, ``ru_maxrss * 1024``) in bytes.
-
-    The first is ``VmHWM`` of /proc/self/status: the high-water mark of this address
-    space only. Linux's ``ru_maxrss`` also keeps the peak of the process image that
-    exec'd this one (the launcher, as forked), so it overstates a child started by a
-    large parent; it is kept alongside for reference (and used where /proc is absent).
-    """
-    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024, maxrss
-    except OSError:
-        pass
-    return maxrss, maxrss
 
 
 def main(argv: list[str] | None = None) -> int:
