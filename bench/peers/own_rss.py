@@ -1,7 +1,7 @@
 """Peak RSS of the running process, shared by the peer apps.
 
-Standard library only: the Quix app imports it from its own venv (as a sibling module,
-being run as a script), the faust floor as ``bench.peers.own_rss``.
+Used by the faust floor. The Quix app keeps a copy: it runs isolated (``python -I``) in
+its own venv and imports nothing from the checkout.
 """
 
 from __future__ import annotations

@@ -33,12 +33,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import sys
 import time
 from typing import Any
 
 import orjson
-from own_rss import peak_rss  # a sibling: this runs as a script
 from quixstreams import Application
 from quixstreams.models import TimestampType, TopicConfig
 from quixstreams.models.serializers.json import JSONDeserializer, JSONSerializer
@@ -61,6 +61,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.records < 1:
         p.error("--records must be >= 1")
     return args
+
+
+# The same as bench/peers/own_rss.py: this app runs isolated (``python -I``) in the quix
+# venv and imports nothing from the checkout.
+def peak_rss() -> tuple[int, int]:
+    """(this process's own peak RSS, ``ru_maxrss * 1024``) in bytes.
+
+    The first is ``VmHWM`` of /proc/self/status: the high-water mark of this address
+    space only. Linux's ``ru_maxrss`` also keeps the peak of the process image that
+    exec'd this one (the launcher, as forked), so it overstates a child started by a
+    large parent; it is kept alongside for reference (and used where /proc is absent).
+    """
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024, maxrss
+    except OSError:
+        pass
+    return maxrss, maxrss
 
 
 def main(argv: list[str] | None = None) -> int:
