@@ -2,8 +2,8 @@
 
 1. ``KAFKA_BOOTSTRAP_SERVERS`` if set (any cluster you point the tests at);
 2. testcontainers running ``apache/kafka`` when a Docker engine answers;
-3. ``opsrules kafka up`` — the pinned local broker (reused if already up, and stopped
-   at the end only if this session started it).
+3. ``opsrules kafka up`` — the pinned local broker (reused if already up; else started
+   with a scratch data dir, stopped and removed at the end).
 
 Each test isolates itself with unique topic prefix, app id and group ids
 (:func:`isolated_settings`).
@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
+import tempfile
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -91,13 +94,23 @@ def kafka_bootstrap() -> Iterator[str]:
     if _docker_engine_answers():
         yield from _container_broker()
         return
-    config = kafka_local.LocalKafkaConfig.from_settings(load_settings())
+    settings = load_settings()
+    config = kafka_local.LocalKafkaConfig.from_settings(settings)
+    scratch = None
+    if settings.kafka_data_dir is None:
+        # A broker this session starts keeps its data in a fresh folder, removed at the
+        # end: every test makes topics of its own, and a data dir kept across runs
+        # piled up thousands of them until the broker ran out of heap.
+        scratch = Path(tempfile.mkdtemp(prefix="opsrules-test-kafka-"))
+        config = replace(config, data_dir=scratch)
     state = kafka_local.up(config)
     try:
         yield state.bootstrap
     finally:
         if state.started:
             kafka_local.down(config)
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def isolated_settings(bootstrap: str, **overrides: object) -> OpsrulesSettings:
