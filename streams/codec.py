@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -66,13 +67,34 @@ def decode(
 
 
 def rejected_for_json(raw: bytes, exc: orjson.JSONDecodeError) -> Rejected:
-    # Python's json (and others) write NaN, Infinity or 1e999, which JSON forbids and
-    # orjson refuses; the standard library parses them, so it tells the two cases apart.
+    """Why orjson refused ``raw``. Python's json (and others) write NaN, Infinity or
+    1e999, which JSON forbids and orjson refuses; the standard library parses them, so a
+    second parse that notes every non-finite number tells that case apart. Anything else
+    the standard library accepts and orjson does not (lone surrogates, UTF-16) is
+    malformed. The second parse is itself hostile-input safe: nesting deeper than the
+    interpreter's recursion limit, digits past its limit and bad encodings all end here
+    as ``malformed_json``."""
+    non_finite = False
+
+    def constant(name: str) -> float:
+        nonlocal non_finite
+        non_finite = True
+        return 0.0
+
+    def number(text: str) -> float:
+        nonlocal non_finite
+        value = float(text)
+        if not math.isfinite(value):
+            non_finite = True
+        return value
+
     try:
-        json.loads(raw)
-    except ValueError:
+        json.loads(raw, parse_constant=constant, parse_float=number)
+    except (ValueError, RecursionError):
         return Rejected("malformed_json", f"not JSON: {exc}")
-    return Rejected("non_finite_value", f"NaN or Infinity in the record: {exc}")
+    if non_finite:
+        return Rejected("non_finite_value", f"NaN or Infinity in the record: {exc}")
+    return Rejected("malformed_json", f"not JSON: {exc}")
 
 
 def rejected_for_validation(exc: ValidationError) -> Rejected:
@@ -85,6 +107,11 @@ def rejected_for_validation(exc: ValidationError) -> Rejected:
     if any("finite" in e["msg"] for e in errors):
         return Rejected("non_finite_value", message)
     return Rejected("invalid_schema", message)
+
+
+def processing_error(exc: BaseException) -> Rejected:
+    """The dead-letter reason of a record our own code failed on (a bug, not bad input)."""
+    return Rejected("processing_error", f"{type(exc).__name__}: {exc}"[:2000])
 
 
 def encode(record: BaseModel) -> bytes:

@@ -23,7 +23,10 @@ def parse_ts_ms(value: object) -> int:
     if isinstance(value, bool):
         raise ValueError("a timestamp cannot be a boolean")
     if isinstance(value, int | float):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an int past 1.8e308
+            number = math.inf
         if not math.isfinite(number) or number < 0:
             raise ValueError("a timestamp must be a finite, non-negative epoch number")
         if number < _MAX_SECONDS:
@@ -46,10 +49,14 @@ def parse_ts_ms(value: object) -> int:
 
 
 def format_ts(ts_ms: int) -> str:
-    """RFC 3339 in UTC with milliseconds, e.g. ``2026-11-28T21:00:00.000Z``."""
-    return (
-        datetime.fromtimestamp(ts_ms / 1000, tz=UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
-    )
+    """RFC 3339 in UTC with milliseconds, e.g. ``2026-11-28T21:00:00.000Z``. Total: a
+    time outside what ``datetime`` holds (before year 1, after 9999) is written as
+    ``epoch+<ms>ms``, so explaining an absurd timestamp never fails."""
+    try:
+        moment = datetime.fromtimestamp(ts_ms / 1000, tz=UTC)
+    except (OverflowError, ValueError, OSError):
+        return f"epoch{ts_ms:+d}ms"
+    return moment.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 class _Input(BaseModel):
