@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -25,7 +27,9 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from mode import Service
 
+from streams.app import state_dir
 from streams.codec import Headers
+from streams.inflight import InflightMarker, ranges_of, split
 from streams.metrics import Metrics
 from streams.settings import OpsrulesSettings
 
@@ -86,6 +90,16 @@ class BatchLoopService(Service):
         self._committing: asyncio.Future[None] | None = None
         self._commit_lock = asyncio.Lock()
         self._send_error: BaseException | None = None
+        # Which records are in flight, kept across crashes (streams/inflight.py).
+        self.marker = InflightMarker(state_dir(settings) / "inflight", self.component)
+        if self.marker.crashed:
+            log.warning(
+                "%s: the previous process died while handling %s; those records are "
+                "handled one at a time, and one in flight at %d crashes is dead-lettered",
+                self.component,
+                ", ".join(f"{k}@{a}..{b}" for k, (a, b) in sorted(self.marker.crashed.items())),
+                settings.max_crashes_per_record,
+            )
         super().__init__(**kwargs)
 
     # -- what subclasses provide ------------------------------------------------------
@@ -93,6 +107,11 @@ class BatchLoopService(Service):
     async def handle(self, batches: dict[TopicPartition, list[Any]]) -> None:
         """Process one fetched batch and send its outputs (:meth:`send_all`). Called
         with an empty dict when a poll timed out."""
+        raise NotImplementedError
+
+    def poisoned(self, record: Any, crashes: int, now_ms: int) -> list[Outgoing]:
+        """Outputs for a record that was being handled at ``crashes`` crashes of the
+        process, instead of handling it again (see :mod:`streams.inflight`)."""
         raise NotImplementedError
 
     def commits(self) -> Offsets:
@@ -175,7 +194,7 @@ class BatchLoopService(Service):
                     # A rebalance during the wait may have taken some partitions away.
                     assignment = self._consumer.assignment()
                     batches = {tp: rs for tp, rs in batches.items() if tp in assignment}
-                await self.handle(batches)
+                await self._handle_marked(batches)
                 if time.monotonic() - last_commit_s >= interval_s and (
                     self._committing is None or self._committing.done()
                 ):
@@ -189,6 +208,31 @@ class BatchLoopService(Service):
         except Exception as exc:
             log.exception("%s loop crashed; stopping the worker", self.component)
             await self.crash(exc)  # the worker stops and exits non-zero
+
+    async def _handle_marked(self, batches: dict[TopicPartition, list[Any]]) -> None:
+        """:meth:`handle`, with the records in flight written to the marker first, and
+        suspects of earlier crashes handled one at a time or dead-lettered."""
+        if not batches:
+            await self.handle(batches)
+            return
+        marker, kill_on = self.marker, self.settings.fault_kill_on
+        for part, crashes in split(marker.ledger, batches, self.settings.max_crashes_per_record):
+            marker.begin(ranges_of(part))
+            if crashes:
+                ((tp, (record,)),) = part.items()
+                log.error(
+                    "%s/%d@%d was being handled at %d crashes of the worker; dead-lettered",
+                    tp.topic,
+                    tp.partition,
+                    record.offset,
+                    crashes,
+                )
+                await self.send_all(self.poisoned(record, crashes, int(time.time() * 1000)))
+            else:
+                if kill_on is not None:
+                    _kill_on(kill_on, part)
+                await self.handle(part)
+            marker.done()
 
     def resubscribe(self, topics: Iterable[str]) -> None:
         """Consume ``topics`` from now on (a rebalance follows: revoke, then assign)."""
@@ -263,6 +307,21 @@ class BatchLoopService(Service):
             if changed:
                 await self._consumer.commit(changed)
                 self._committed.update(changed)
+
+
+def _kill_on(text: str, batches: dict[TopicPartition, list[Any]]) -> None:
+    """Fault injection (``OPSRULES_FAULT_KILL_ON``): die as the OOM killer would."""
+    needle = text.encode()
+    for records in batches.values():
+        for record in records:
+            if record.value is not None and needle in record.value:
+                log.error(
+                    "fault injection: killed at %s/%d@%d",
+                    record.topic,
+                    record.partition,
+                    record.offset,
+                )
+                os.kill(os.getpid(), signal.SIGKILL)
 
 
 async def _either(*events: asyncio.Event) -> None:

@@ -61,8 +61,16 @@ from processors.engine.decisions import (
 )
 from processors.engine.inhibition import FiringAlert
 from streams.batch_loop import BatchLoopService, Offsets, Outgoing
-from streams.codec import Rejected, cloudevent_headers, dead_letter, decode, encode
+from streams.codec import (
+    Rejected,
+    cloudevent_headers,
+    dead_letter,
+    decode,
+    encode,
+    processing_error,
+)
 from streams.decision_views import DecisionViews
+from streams.inflight import poison
 from streams.metrics import Metrics
 from streams.schemas import ActionResult, Signal
 from streams.settings import OpsrulesSettings
@@ -168,24 +176,31 @@ class DecisionBatch:
         self.metrics.inc("opsrules_action_results_applied_total", status=result.status)
         try:
             outcome = decide_result(result, self.rulebook, store, key, self.context)
-        except Exception:  # a bug must not stop the tier; the result is logged
+            return self._outputs(outcome, partition, now_ms)
+        except Exception:  # a bug must not stop the tier; the result is logged and counted
             log.exception("applying the result of action %s failed", result.action_id)
+            self.metrics.inc("opsrules_processing_errors_total", stage="result")
             return []
-        return self._outputs(outcome, partition, now_ms)
 
     def _decide(self, record: Any, store: PartitionStore, now_ms: int) -> list[Outgoing]:
-        signal = decode(record.value, Signal, self.settings.max_record_bytes)
-        if isinstance(signal, Rejected):
-            return [self._dead_letter(signal, record, now_ms)]
+        """Decode, decide, render and encode one signal under one guard: a bug in our
+        code dead-letters this signal (``processing_error``), never stops the tier."""
         try:
+            signal = decode(record.value, Signal, self.settings.max_record_bytes)
+            if isinstance(signal, Rejected):
+                return [self._dead_letter(signal, record, now_ms)]
             outcome = decide(signal, self.rulebook, store, self.context)
-        except Exception as exc:  # a bug must not stop the tier or skip the signal silently
-            log.exception("deciding on signal %s failed; dead-lettered", signal.id)
-            failed = Rejected("processing_error", f"{type(exc).__name__}: {exc}")
-            return [self._dead_letter(failed, record, now_ms)]
-        for rule_id in signal.rules:
-            self.metrics.inc("opsrules_rule_evaluations_total", rule_id=rule_id)
-        return self._outputs(outcome, record.partition, now_ms)
+            for rule_id in signal.rules:
+                self.metrics.inc("opsrules_rule_evaluations_total", rule_id=rule_id)
+            return self._outputs(outcome, record.partition, now_ms)
+        except Exception as exc:
+            log.exception(
+                "deciding on %s/%d@%d failed; dead-lettered",
+                record.topic,
+                record.partition,
+                record.offset,
+            )
+            return [self._dead_letter(processing_error(exc), record, now_ms)]
 
     def _outputs(self, outcome: Outcome, partition: int, now_ms: int) -> list[Outgoing]:
         """Actions, decision records and firing-alert changes of one outcome, which is
@@ -232,6 +247,12 @@ class DecisionBatch:
             )
         return out
 
+    def poisoned(self, record: Any, crashes: int, now_ms: int) -> Outgoing:
+        """The dead letter of a signal that was in flight at ``crashes`` crashes."""
+        self.metrics.inc("opsrules_signals_decided_total")
+        self.next_offsets[TopicPartition(record.topic, record.partition)] = record.offset + 1
+        return self._dead_letter(poison(crashes), record, now_ms)
+
     def _dead_letter(self, rejected: Rejected, record: Any, now_ms: int) -> Outgoing:
         self.metrics.inc("opsrules_deadletters_total", topic=record.topic, reason=rejected.reason)
         letter = dead_letter(rejected, record, record.value, now_ms)
@@ -274,7 +295,7 @@ class DecisionBatch:
         out = []
         view = self.context.firing
         for key, saved in states.items():
-            alert = firing_alert(self.rulebook, key, saved)
+            alert = _firing_or_none(self.rulebook, key, saved)
             known = view.by_fingerprint.get(key)
             if alert is not None and (
                 republish or known is None or known.since_ms != alert.since_ms
@@ -282,7 +303,7 @@ class DecisionBatch:
                 out.append(self._firing(key, alert, partition))
                 view.put(alert)
         for key, known in list(view.by_fingerprint.items()):
-            gone = firing_alert(self.rulebook, key, states.get(key, {})) is None
+            gone = _firing_or_none(self.rulebook, key, states.get(key, {})) is None
             if known.partition == partition and gone:
                 out.append(self._firing(key, None, partition))
                 view.remove(key)
@@ -349,6 +370,9 @@ class DecisionService(BatchLoopService):
     def commits(self) -> Offsets:
         return self.batch.commits()
 
+    def poisoned(self, record: Any, crashes: int, now_ms: int) -> list[Outgoing]:
+        return [self.batch.poisoned(record, crashes, now_ms)]
+
     async def reload(self, rulebook: CompiledRulebook, changed: set[str]) -> None:
         """Swap in ``rulebook`` between two batches (see :meth:`DecisionBatch.reload`)."""
 
@@ -409,6 +433,18 @@ class DecisionService(BatchLoopService):
         await asyncio.gather(*await self.send_all(updates))
 
 
+def _firing_or_none(
+    rulebook: CompiledRulebook, key: str, saved: dict[str, Any]
+) -> FiringAlert | None:
+    """``firing_alert``, or None for a saved state it cannot read (logged): one corrupt
+    changelog record must not stop a partition from being restored."""
+    try:
+        return firing_alert(rulebook, key, saved)
+    except Exception:
+        log.exception("alert state %s is unreadable; treated as not firing", key)
+        return None
+
+
 def history_ms(settings: OpsrulesSettings, rulebook: CompiledRulebook) -> int:
     """How far back decisions and results are read: the setting, or the rules' longest
     budget window (or four breaker cool-offs) if longer."""
@@ -449,11 +485,18 @@ async def read_changelog(
             for tp, records in fetched.items():
                 state = states[tp.partition]
                 for record in records:
-                    key = record.key.decode()
-                    if record.value is None:
-                        state.pop(key, None)
-                    else:
-                        state[key] = orjson.loads(record.value)
+                    try:
+                        key = record.key.decode()
+                        if record.value is None:
+                            state.pop(key, None)
+                            continue
+                        value = orjson.loads(record.value)
+                        if not isinstance(value, dict):
+                            raise ValueError(f"expected an object, got {type(value).__name__}")
+                    except (AttributeError, ValueError) as exc:  # no key, not UTF-8, not JSON
+                        log.warning("%s/%d@%d skipped: %s", topic, tp.partition, record.offset, exc)
+                        continue
+                    state[key] = value
             pending = [tp for tp in pending if await consumer.position(tp) < ends[tp]]
     finally:
         await consumer.stop()

@@ -29,7 +29,8 @@ from processors.anomaly_feed import AnomalyFeed, AnomalyPlan
 from processors.engine.compiler import CompiledRulebook
 from processors.routing import Routed, Router
 from streams.batch_loop import BatchLoopService, Offsets, Outgoing
-from streams.codec import Rejected, dead_letter, encode
+from streams.codec import Rejected, dead_letter, encode, processing_error
+from streams.inflight import poison
 from streams.ingest import SOURCES, Limits, decode_input
 from streams.metrics import Metrics
 from streams.schemas import Signal
@@ -94,18 +95,20 @@ class FirehoseBatch:
             topic = tp.topic
             processed = replayed = 0
             for record in records:
-                decoded = decode_input(source, record.value, self.limits, now_ms)
-                if isinstance(decoded, Rejected):
-                    yield self._dead_letter(decoded, record, now_ms)
-                    continue
-                if (
-                    source == "signal"
-                    and decoded[0]["source"] == "signal"
-                    and decoded[0]["kind"] != "step"  # a sequence step: for the joins
-                ):
-                    processed += 1  # a signal rule's own output: never fed back (loops)
-                    continue
+                # Every step of one record (decode, validate, route, window, evaluate)
+                # under one guard: a bug in our code costs this record, never the loop.
                 try:
+                    decoded = decode_input(source, record.value, self.limits, now_ms)
+                    if isinstance(decoded, Rejected):
+                        yield self._dead_letter(decoded, record, now_ms)
+                        continue
+                    if (
+                        source == "signal"
+                        and decoded[0]["source"] == "signal"
+                        and decoded[0]["kind"] != "step"  # a sequence step: for the joins
+                    ):
+                        processed += 1  # a signal rule's own output: never fed back (loops)
+                        continue
                     if anomalies is not None:
                         for item in decoded:
                             anomaly = anomalies.add(item)
@@ -125,10 +128,8 @@ class FirehoseBatch:
                         )
                         for index, item in enumerate(decoded)
                     }
-                except Exception as exc:  # a bug in a core must not stop the firehose
-                    log.exception("routing %s/%d@%d failed", topic, tp.partition, record.offset)
-                    failed = Rejected("processing_error", f"{type(exc).__name__}: {exc}")
-                    yield self._dead_letter(failed, record, now_ms)
+                except Exception as exc:
+                    yield self._failed(exc, record, now_ms)
                     continue
                 if Routed.PROCESSED in outcomes:
                     processed += 1
@@ -148,10 +149,14 @@ class FirehoseBatch:
             metrics.inc("opsrules_records_total", len(records), topic=topic)
             metrics.inc("opsrules_records_processed_total", processed, topic=topic)
             metrics.inc("opsrules_records_replayed_total", replayed, topic=topic)
-        for router in self.routers.values():
+        for tp, router in self.routers.items():
             filtered = router.filtered
-            yield from self._outgoing(router.close_iter(now_ms))
-            yield from self._outgoing(router.close_types(now_ms))
+            try:
+                yield from self._outgoing(router.close_iter(now_ms))
+                yield from self._outgoing(router.close_types(now_ms))
+            except Exception:  # no record to dead-letter: logged and counted, loop goes on
+                log.exception("closing the windows of %s/%d failed", tp.topic, tp.partition)
+                metrics.inc("opsrules_processing_errors_total", stage="close", topic=tp.topic)
             metrics.inc("opsrules_windows_filtered_total", router.filtered - filtered)
 
     def _anomaly_feed(self, tp: TopicPartition) -> AnomalyFeed | None:
@@ -167,6 +172,15 @@ class FirehoseBatch:
         for signal in signals:
             inc("opsrules_signals_total", kind=signal.kind)
             yield Outgoing(topic, signal.key.encode(), encode(signal))
+
+    def poisoned(self, record: Any, crashes: int, now_ms: int) -> Outgoing:
+        """The dead letter of a record that was in flight at ``crashes`` crashes."""
+        self.metrics.inc("opsrules_records_total", topic=record.topic)
+        return self._dead_letter(poison(crashes), record, now_ms)
+
+    def _failed(self, exc: Exception, record: Any, now_ms: int) -> Outgoing:
+        log.exception("processing %s/%d@%d failed", record.topic, record.partition, record.offset)
+        return self._dead_letter(processing_error(exc), record, now_ms)
 
     def _dead_letter(self, rejected: Rejected, record: Any, now_ms: int) -> Outgoing:
         self.metrics.inc("opsrules_deadletters_total", topic=record.topic, reason=rejected.reason)
@@ -189,13 +203,15 @@ class FirehoseBatch:
     def restore(self, tp: TopicPartition, metadata: str) -> None:
         try:
             saved = json.loads(metadata) if metadata else None
-        except ValueError:
-            saved = None
-        if not saved or saved.get("max_event_ms") is None:
+            if not isinstance(saved, dict) or saved.get("max_event_ms") is None:
+                return
+            next_offset, max_event_ms = int(saved["next_offset"]), int(saved["max_event_ms"])
+        except (ValueError, TypeError, KeyError):  # another tool's commit: start afresh
+            log.warning("%s/%d: unreadable commit metadata %r", tp.topic, tp.partition, metadata)
             return
         router = self.router(tp)
-        router.next_offset = int(saved["next_offset"])
-        router.windows.restore(int(saved["max_event_ms"]), router.next_offset)
+        router.next_offset = next_offset
+        router.windows.restore(max_event_ms, next_offset)
 
     def revoke(self, tp: TopicPartition) -> None:
         self.routers.pop(tp, None)
@@ -223,6 +239,9 @@ class FirehoseService(BatchLoopService):
 
     def commits(self) -> Offsets:
         return self.batch.commits()
+
+    def poisoned(self, record: Any, crashes: int, now_ms: int) -> list[Outgoing]:
+        return [self.batch.poisoned(record, crashes, now_ms)]
 
     async def assigned(self, partitions: list[TopicPartition]) -> None:
         await self._restore(partitions, seek=False)

@@ -144,6 +144,20 @@ class OpsrulesSettings(BaseSettings):
         "offsets (0: after every batch). Longer: less work per record, more to re-read "
         "after a crash.",
     )
+    max_crashes_per_record: int = Field(
+        3,
+        ge=1,
+        le=100,
+        description="A record that was being handled at this many crashes of the worker "
+        "(kill -9, out of memory) is dead-lettered instead of handled again "
+        "(streams/inflight.py).",
+    )
+    fault_kill_on: str | None = Field(
+        None,
+        min_length=1,
+        description="Fault injection, for crash-recovery tests only: a batch loop about to "
+        "handle a record whose value contains this text kills its process (SIGKILL).",
+    )
 
     # The faust web server (off unless a port is set).
     web_port: int | None = Field(None, ge=1, le=65_535)
