@@ -30,7 +30,7 @@ class Received:
 
 
 async def produce(
-    settings: OpsrulesSettings, topic: str, records: Iterable[tuple[str | None, bytes]]
+    settings: OpsrulesSettings, topic: str, records: Iterable[tuple[str | None, bytes | None]]
 ) -> None:
     producer = AIOKafkaProducer(**settings.aiokafka_kwargs(), acks="all")
     await producer.start()
