@@ -20,6 +20,11 @@ HELP = {
     "opsrules_deadletters_total": "Records written to the dead-letter topic, by source "
     "topic and reason.",
     "opsrules_late_records_total": "Records later than their windows (also dead-lettered).",
+    "opsrules_processing_errors_total": "Failures of our own code outside any one record "
+    "(closing windows, applying an executor's result), by stage; logged with a traceback.",
+    "opsrules_view_records_rejected_total": "Records of the topics every decision worker "
+    "follows (silences, firing alerts, decisions, results) that could not be read, by "
+    "topic; logged and skipped.",
     "opsrules_signals_total": "Signals emitted, by kind.",
     "opsrules_windows_filtered_total": "Window results not sent: false for every rule, "
     "long after the last true one (the alert stays inactive).",

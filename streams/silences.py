@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import getpass
 import json
+import logging
 import sys
 import time
 import uuid
@@ -23,6 +24,7 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaProducer
+from pydantic import ValidationError
 
 from processors.engine.label_matchers import MatcherError, parse_matcher
 from processors.engine.model import parse_duration_ms
@@ -30,6 +32,8 @@ from streams.errors import OpsrulesError
 from streams.schemas import SilenceRecord, format_ts, parse_ts_ms
 from streams.settings import OpsrulesSettings
 from streams.topics import ensure_topics, topic_partitions, topic_specs
+
+log = logging.getLogger(__name__)
 
 
 class SilenceError(OpsrulesError):
@@ -111,7 +115,10 @@ async def read_silences(settings: OpsrulesSettings) -> dict[str, SilenceRecord]:
     silences = {}
     for states in found.values():
         for key, value in states.items():
-            silences[key] = SilenceRecord.model_validate(value)
+            try:
+                silences[key] = SilenceRecord.model_validate(value)
+            except ValidationError as exc:  # not written by `opsrules silence`: skipped
+                log.warning("%s: record %r is not a silence, skipped: %s", topic, key, exc)
     return silences
 
 

@@ -19,6 +19,7 @@ import pytest
 
 from streams.scenarios import DURATION_MS, generate
 from streams.settings import OpsrulesSettings
+from streams.silences import new_silence, read_silences, write_silence
 from streams.topics import ACTION_TYPES, action_topic, ensure_topics
 from tests.conftest import isolated_settings
 from tests.integration.hostile import hostile
@@ -161,3 +162,16 @@ async def _originals(
         for r in await consume(settings, topic, expect=count, settle_s=0.2):
             out[(r.topic, r.partition, r.offset)] = r.value
     return out
+
+
+def test_silence_list_skips_records_on_the_silences_topic_that_are_not_silences(
+    kafka_bootstrap: str,
+) -> None:
+    settings = isolated_settings(kafka_bootstrap)
+    silence = new_silence(
+        ["host=web-1"], duration_ms=60_000, comment="c", created_by="t", now_ms=1_000
+    )
+    run(write_silence(settings, silence))
+    topic = settings.topic(settings.topic_silences)
+    run(produce(settings, topic, [("junk", b'{"id": 1}'), ("junk2", b"[" * 5000)]))
+    assert list(run(read_silences(settings))) == [silence.id]
