@@ -107,6 +107,12 @@ class RulesWatcher(Service):
             for problem in exc.errors:
                 log.error("  %s", problem)
             return False
+        except Exception:  # a loader bug on some input: the running rules stay all the same
+            self.metrics.inc("opsrules_rules_reloads_total", result="refused")
+            log.exception(
+                "loading the changed rules in %s failed; the running rules stay", self.rules_dir
+            )
+            return False
         changed = changed_rules(self.rulebook, rulebook)
         added = set(rulebook.rules) - set(self.rulebook.rules)
         for tier in self.tiers:

@@ -115,6 +115,35 @@ def test_the_watcher_refuses_a_broken_change_and_applies_a_good_one(
     assert metrics.value("opsrules_rules_reloads_total", result="applied") == 1
 
 
+def test_a_loader_that_fails_unexpectedly_keeps_the_running_rules(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "r.yaml").write_text("rules: []\n")
+    current = book(tmp_path)
+    calls: list[tuple[str, set[str]]] = []
+    metrics = Metrics()
+
+    def load() -> CompiledRulebook:
+        raise RecursionError("maximum recursion depth exceeded")  # a loader bug
+
+    async def scenario() -> bool:
+        watcher = RulesWatcher(
+            rules, current, load, [FakeTier("firehose", calls)], metrics, interval_s=3600
+        )
+        (rules / "r.yaml").write_text("rules: " + "[" * 5000 + "\n")
+        refused = await watcher.check()
+        assert watcher.rulebook is current
+        return refused
+
+    with caplog.at_level(logging.ERROR, logger="streams.reload"):
+        assert asyncio.run(scenario()) is False
+    assert calls == []
+    assert metrics.value("opsrules_rules_reloads_total", result="refused") == 1
+    assert "the running rules stay" in caplog.records[0].getMessage()
+
+
 def test_the_decision_tier_forgets_alerts_of_changed_rules_only(tmp_path: Path) -> None:
     settings = load_settings()
     batch = DecisionBatch(settings, book(tmp_path), Metrics())
