@@ -17,12 +17,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from processors.aggregate import STATS
 from processors.engine.alert_state import Timing
-from processors.engine.expressions import compile_expr, parse, render
+from processors.engine.expressions import compile_expr, fields, parse, render
 from processors.engine.loader import LoadedRule
 from processors.engine.matcher import CompiledMatcher, ConditionMatcher, DurableRulesMatcher
 from processors.engine.model import Rule
 from processors.engine.policies import NO_POLICIES, Policies
+from processors.engine.templates import rule_templates, template_fields
 from processors.ids import stable_id
 from processors.windowing import WindowSpec
 
@@ -184,6 +186,17 @@ def condition_matcher(rules: Iterable[Rule], kind: MatcherKind) -> ConditionMatc
     return matcher
 
 
+def stats_named(rule: Rule) -> set[str]:
+    """The window stats a windowed rule reads: its ``stat`` (``value``), and every stat
+    its condition or its templates name (``max - min > 0.4`` with ``stat: max`` needs
+    ``min`` too), whatever ``stat`` says."""
+    assert rule.window is not None
+    named = fields(parse(rule.condition))
+    for _, text in rule_templates(rule):
+        named |= template_fields(text)
+    return {rule.window.stat} | (named & set(STATS))
+
+
 def compile_rulebook(
     loaded: Sequence[LoadedRule],
     *,
@@ -229,7 +242,7 @@ def compile_rulebook(
                     "groups": groups,
                 },
             )
-            part["stats"].add(window.stat)
+            part["stats"] |= stats_named(rule)
             part["rule_ids"].append(rule.id)
             keep_windows = math.ceil(rule.keep_firing_ms / hop_ms) + MIN_EMPTY_WINDOWS
             part["empty"] = max(part["empty"], keep_windows)

@@ -637,15 +637,16 @@ class _Alert:
                 self.new["incident_id"] = escalation_id
             action = self._action(due, escalation_id, decision)
             severity = escalate.severity or self.rule.rule.severity
-            summary_template = escalate.summary or f"Escalation: {action.summary} ({why})"
             context = {**self.template, "rule_id": self.rule.id, "severity": severity, "why": why}
+            # The default is made of rendered text: never rendered again (a record's
+            # "{{" would be read as a template).
+            summary = (
+                render_template(escalate.summary, context)
+                if escalate.summary is not None
+                else f"Escalation: {action.summary} ({why})"
+            )
             self.outcome.actions.append(
-                action.model_copy(
-                    update={
-                        "severity": severity,
-                        "summary": render_template(summary_template, context),
-                    }
-                )
+                action.model_copy(update={"severity": severity, "summary": summary})
             )
         self._save_raw()
 

@@ -11,6 +11,7 @@ CONTEXT = {
     "labels": {"cpu": "0"},
     "ok": True,
     "event.category": "authentication",
+    "min": None,  # an empty window's stats
 }
 
 
@@ -20,12 +21,43 @@ CONTEXT = {
         ("CPU {{ value }} on {{ host }}", "CPU 0.9346 on web-1"),
         ("{{count}} errors", "150 errors"),
         ("cpu {{ labels.cpu }}", "cpu 0"),
-        ("{{ missing }} and {{ labels.nope }}", "<no missing> and <no labels.nope>"),
+        ("{{ missing }} and {{ labels.nope }}", "<no missing> and <no nope>"),
         ("{{ ok }}", "true"),
         ("{{ event.category }}", "authentication"),
         ("no placeholders {{ not closed", "no placeholders {{ not closed"),
-        ("{{ __import__('os') }}", "{{ __import__('os') }}"),
+        ("CPU {{ value * 100 }} percent on {{ host }}", "CPU 93.46 percent on web-1"),
+        ("{{ value | percent }}", "93.46%"),
+        ("{{ (value * 100) | round(1) }}%", "93.5%"),
+        ("{{ missing * 100 }}", "<no missing>"),
+        ("{{ value - min }}", "<no min>"),
+        ("{{ missing | default('n/a') }}", "n/a"),
+        ("{{ 1536 | bytes }} {{ 3723 | duration }} {{ 0.25 | duration }}", "1.5 KiB 1h2m3s 250ms"),
+        ("{% if value > 0.9 %}hot{% else %}ok{% endif %}", "hot"),
+        ("{{ event.category | upper }}", "AUTHENTICATION"),
+        ("{{ host.__class__ }}", "<no __class__>"),  # the sandbox: no internals
+        ('{ "json": 1 }', '{ "json": 1 }'),
     ],
 )
 def test_render(template: str, expected: str) -> None:
     assert render_template(template, CONTEXT) == expected
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ __import__('os') }}",
+        "{{ value + 'x' }}",
+        "{% for i in range(10) %}{% endfor %}",  # no range: no unbounded work
+    ],
+)
+def test_a_template_that_fails_at_run_time_renders_itself_with_the_error(template: str) -> None:
+    rendered = render_template(template, CONTEXT)
+    assert rendered.startswith(template + " <template error: ")
+
+
+def test_rendering_never_writes_into_the_context() -> None:
+    context = {"event": {"outcome": "failure"}, "event.category": "authentication"}
+    assert render_template("{{ event.category }} {{ event.outcome }}", context) == (
+        "authentication failure"
+    )
+    assert context == {"event": {"outcome": "failure"}, "event.category": "authentication"}
