@@ -23,10 +23,7 @@ from typing import Any
 
 import orjson
 from pydantic import ValidationError
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.reader import ReaderError
 
 from processors.engine.expressions import (
     Binary,
@@ -58,6 +55,7 @@ from processors.engine.rule_errors import (
     node_pos,
     value_pos,
 )
+from processors.engine.yaml_files import read_yaml
 
 __all__ = ["LoadResult", "LoadedRule", "RuleError", "load_rules", "rule_files", "rule_version"]
 
@@ -133,12 +131,9 @@ def _read(path: Path, errors: list[RuleError]) -> RuleSource | None:
     except UnicodeDecodeError as exc:
         errors.append(RuleError(name, 1, 1, None, f"not UTF-8 text (byte {exc.start})"))
         return None
-    yaml = YAML(typ="rt")
-    yaml.preserve_quotes = True
-    try:
-        data = yaml.load(text)
-    except YAMLError as exc:
-        errors.append(_yaml_error(name, text, exc))
+    data = read_yaml(name, text)
+    if isinstance(data, RuleError):
+        errors.append(data)
         return None
     if data is None:
         return None  # an empty file holds no rules
@@ -154,22 +149,6 @@ def _read(path: Path, errors: list[RuleError]) -> RuleSource | None:
     if rules is not None and not isinstance(rules, CommentedSeq):
         errors.append(source.error(value_pos(data, "rules"), None, "'rules' must be a list"))
     return source
-
-
-def _yaml_error(path: str, text: str, exc: YAMLError) -> RuleError:
-    if isinstance(exc, MarkedYAMLError):
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = exc.problem or exc.context or "invalid YAML"
-        return RuleError(path, line, col, None, f"YAML syntax: {problem}")
-    if isinstance(exc, ReaderError):  # a character YAML does not allow
-        before = text[: exc.position]
-        line, col = before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
-        char = exc.character
-        code = f"U+{char:04X}" if isinstance(char, int) else repr(char)
-        message = f"YAML syntax: unacceptable character {code}: {exc.reason}"
-        return RuleError(path, line, col, None, message)
-    return RuleError(path, 1, 1, None, f"YAML syntax: {exc}")
 
 
 def _load_rules(
@@ -311,8 +290,8 @@ def _check_expressions(
     (from the raw YAML, so these errors are reported even when other fields of the rule
     are wrong). None when something is wrong."""
     source_name = node.get("source")
-    if source_name not in SOURCE_FIELDS:
-        return None  # reported by validation
+    if not isinstance(source_name, str) or source_name not in SOURCE_FIELDS:
+        return None  # reported by validation (a list or mapping is not even hashable)
     check = _RuleChecker(source, rule_id, definitions, errors)
     records = record_scope(source_name)
     items = node.get("group_by")
@@ -410,7 +389,7 @@ def _check_steps(
     for index, step in enumerate(steps):
         label = f"sequence step {index + 1}"
         source_name = step.get("source") if isinstance(step, CommentedMap) else None
-        if source_name not in SOURCE_FIELDS:
+        if not isinstance(source_name, str) or source_name not in SOURCE_FIELDS:
             check.failed = True  # reported by validation
             continue
         scope = record_scope(source_name)

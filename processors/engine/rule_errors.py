@@ -251,14 +251,15 @@ def node_pos(node: Any) -> tuple[int, int]:
 
 
 def key_pos(node: Any, key: str | int) -> tuple[int, int]:
-    """Where ``key`` is written in the mapping ``node`` (or the item in a list)."""
+    """Where ``key`` is written in the mapping ``node`` (or the item in a list); where
+    ``node`` starts for a key written elsewhere (merged in with ``<<: *anchor``)."""
     if isinstance(node, CommentedMap) and key in node:
-        line, col = node.lc.key(key)
-        return line + 1, col + 1
-    if isinstance(node, CommentedSeq) and isinstance(key, int) and key < len(node):
-        line, col = node.lc.item(key)
-        return line + 1, col + 1
-    return node_pos(node)
+        start = _written(node.lc.key, key)
+    elif isinstance(node, CommentedSeq) and isinstance(key, int) and 0 <= key < len(node):
+        start = _written(node.lc.item, key)
+    else:
+        start = None
+    return (start[0] + 1, start[1] + 1) if start else node_pos(node)
 
 
 def value_pos(node: Any, key: str | int) -> tuple[int, int]:
@@ -268,12 +269,20 @@ def value_pos(node: Any, key: str | int) -> tuple[int, int]:
 
 def _value_start(parent: Any, key: str | int) -> tuple[int, int] | None:
     if isinstance(parent, CommentedMap) and key in parent:
-        line, col = parent.lc.value(key)
-        return line, col
-    if isinstance(parent, CommentedSeq) and isinstance(key, int) and key < len(parent):
-        line, col = parent.lc.item(key)
-        return line, col
+        return _written(parent.lc.value, key)
+    if isinstance(parent, CommentedSeq) and isinstance(key, int) and 0 <= key < len(parent):
+        return _written(parent.lc.item, key)
     return None
+
+
+def _written(position: Any, key: str | int) -> tuple[int, int] | None:
+    """``position(key)`` of ruamel.yaml's line/column record (0-based), or None where it
+    has none: a key merged in from an anchor was not written in this mapping."""
+    try:
+        found = position(key)
+    except (KeyError, IndexError, TypeError):
+        return None
+    return (found[0], found[1]) if found is not None else None
 
 
 def _locate(data: Any, loc: Sequence[int | str]) -> tuple[tuple[int, int], list[str]]:

@@ -16,13 +16,12 @@ from typing import Any
 
 import orjson
 from pydantic import ValidationError
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from processors.engine.loader import LoadResult
 from processors.engine.model import Rule
 from processors.engine.rule_errors import RuleError, RuleSource, did_you_mean, key_pos, node_pos
+from processors.engine.yaml_files import read_yaml
 from processors.ids import stable_id
 from processors.routing import series_key
 from streams.codec import Rejected
@@ -77,15 +76,9 @@ def load_test_file(path: Path, rules_dir: Path, rules_for: RulesFor) -> RuleTest
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return [RuleError(name, 1, 1, None, f"cannot read: {exc}")]
-    yaml = YAML(typ="rt")
-    yaml.preserve_quotes = True  # positions inside quoted strings (values) need the style
-    try:
-        data = yaml.load(text)
-    except YAMLError as exc:
-        mark = exc.problem_mark if isinstance(exc, MarkedYAMLError) else None
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = getattr(exc, "problem", None) or str(exc)
-        return [RuleError(name, line, col, None, f"YAML syntax: {problem}")]
+    data = read_yaml(name, text)
+    if isinstance(data, RuleError):
+        return [data]
     source = RuleSource(name, text, data)
     if not isinstance(data, CommentedMap):
         return [source.error((1, 1), None, "a rule test file is a mapping with a 'tests:' list")]

@@ -11,6 +11,7 @@ import pytest
 
 from processors.engine.loader import load_rules
 from streams.cli import main
+from streams.ruletest.load import load_test_file
 from streams.ruletest.notation import NotationError, expand
 from streams.ruletest.run import run_test_files
 
@@ -254,3 +255,32 @@ def test_cases_record_which_rules_fired_and_which_were_only_evaluated(
     assert (logs.fired, logs.evaluated) == ({"fatal_log"}, {"fatal_log"})
     logins = by_name["failed_logins opens an incident at the end of the 5-minute window"]
     assert (logins.fired, logins.evaluated) == ({"failed_logins"}, {"failed_logins"})
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (  # plain() expanded every alias: 387 million strings
+            "rule_files: [hosts.yaml]\nx: &l0 [lol]\n"
+            + "".join(f"x{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 9)}]\n" for n in range(1, 10))
+            + "tests: []\n",
+            "t.yaml:7:40: aliases up to *l4 stand for more than 100000 values (a 'billion "
+            "laughs'?); write the values out",
+        ),
+        (  # TypeError: orjson cannot write the bytes of !!binary as a record
+            "tests:\n  - name: n\n    input: [{topic: logs, record: {body: !!binary aGk=}}]\n"
+            "    evals: [{eval_at: 1m, expect: []}]\n",
+            "t.yaml:3:42: tag !!binary: only strings, numbers, true/false, null, lists and "
+            "mappings are allowed here; remove the tag",
+        ),
+        ("tests: &t [*t]\n", "t.yaml:1:12: alias *t is inside its own anchor: it never ends"),
+    ],
+)
+def test_hostile_yaml_in_a_test_file_is_an_error_at_its_place(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    path = tmp_path / "t.yaml"
+    path.write_text(text)
+    errors = load_test_file(path, REPO / "rules", load_rules)
+    assert isinstance(errors, list)
+    assert [str(e).replace(str(tmp_path) + "/", "") for e in errors] == [expected]

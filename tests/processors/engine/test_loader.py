@@ -191,3 +191,37 @@ def test_a_version_leaves_out_fields_at_their_defaults(tmp_path: Path) -> None:
     (tmp_path / "b" / "a.yaml").write_text(explicit)
     first = load_rules([tmp_path / "a.yaml"]).rules[0].version
     assert load_rules([tmp_path / "b" / "a.yaml"]).rules[0].version == first
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (  # TypeError: a list is not hashable (``source not in SOURCE_FIELDS``)
+            "rules:\n  - id: x\n    source: [metric]\n",
+            [
+                "r.yaml:3:5: rule x: source: Input should be 'metric', 'log', 'security', "
+                "'health', 'event' or 'signal'"
+            ],
+        ),
+        (
+            "rules:\n  - id: x\n    type: sequence\n    source: signal\n    group_by: [host]\n"
+            "    sequence: {timeframe: 1m, steps: [{source: {a: 1}}, {source: log}]}\n",
+            [
+                "r.yaml:6:40: rule x: sequence.steps.source: Input should be 'metric', 'log', "
+                "'security', 'health', 'event' or 'signal'"
+            ],
+        ),
+        (  # KeyError: a key merged in from an anchor has no position of its own
+            "base: &b {source: metric, sourze: x}\nrules:\n  - <<: *b\n    id: x\n",
+            [
+                "r.yaml:1:1: unknown field 'base' (allowed: macros, lists, rules, "
+                "inhibit_rules, maintenance_windows)",
+                "r.yaml:3:5: rule x: unknown field 'sourze' (did you mean 'source'?)",
+            ],
+        ),
+    ],
+)
+def test_misshapen_values_are_errors_not_crashes(
+    tmp_path: Path, text: str, expected: list[str]
+) -> None:
+    assert load_text(tmp_path, text) == expected
