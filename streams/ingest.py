@@ -16,7 +16,7 @@ from typing import Annotated, Any, NotRequired
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from typing_extensions import TypedDict  # pydantic wants this one on Python < 3.12
 
-from streams.codec import Rejected, load_object, rejected_for_validation
+from streams.codec import MAX_NESTING, Rejected, load_object, rejected_for_validation, too_deep
 from streams.schemas import (
     HealthCheck,
     LogRecord,
@@ -38,6 +38,10 @@ SOURCES = {
     # processors.anomaly_feed); the firehose skips the topic otherwise.
     "signals": "signal",
 }
+# Levels of objects and arrays a producer's record may nest: half of what the codec reads,
+# so that a signal carrying the record (a level or two deeper) is read back too.
+MAX_INPUT_NESTING = MAX_NESTING // 2
+
 _MODELS: dict[str, type[BaseModel]] = {
     "log": LogRecord,
     "security": SecurityEvent,
@@ -176,12 +180,17 @@ def decode_input(
 ) -> list[dict[str, Any]] | Rejected:
     """One Kafka value → its records' fields (several for a metric batch; each has
     ``ts_ms``), or why not."""
-    data = load_object(raw, limits.max_record_bytes)
+    data = load_object(raw, limits.max_record_bytes, max_nesting=None)
     if isinstance(data, Rejected):
         return data
+    batch = source == "metric" and "samples" in data
+    if not batch:  # a batch expands into flat samples: nothing of its own nests
+        deep = too_deep(data, MAX_NESTING if source == "signal" else MAX_INPUT_NESTING, raw)
+        if deep is not None:
+            return deep
     try:
         if source == "metric":
-            if "samples" in data:
+            if batch:
                 expanded = expand_batch(data)
                 if isinstance(expanded, Rejected):
                     return expanded

@@ -8,7 +8,8 @@ write are single-line JSON with the field names below.
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 # Epoch magnitudes: 1e11 s is the year 5138, 1e14 ms the year 5138 too.
 _MAX_SECONDS = 1e11
 _MAX_MILLIS = 1e14
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def parse_ts_ms(value: object) -> int:
@@ -44,7 +46,8 @@ def parse_ts_ms(value: object) -> int:
             raise ValueError(f"{value!r} is neither epoch time nor RFC 3339") from None
         if parsed.tzinfo is None:
             raise ValueError(f"{value!r} has no time zone (add Z or an offset)")
-        return round(parsed.timestamp() * 1000)
+        # Exact: a float of epoch seconds is a millisecond off in some years.
+        return round(Fraction((parsed - _EPOCH) // timedelta(microseconds=1), 1000))
     raise ValueError("a timestamp must be a number or an RFC 3339 string")
 
 
@@ -53,8 +56,8 @@ def format_ts(ts_ms: int) -> str:
     time outside what ``datetime`` holds (before year 1, after 9999) is written as
     ``epoch+<ms>ms``, so explaining an absurd timestamp never fails."""
     try:
-        moment = datetime.fromtimestamp(ts_ms / 1000, tz=UTC)
-    except (OverflowError, ValueError, OSError):
+        moment = _EPOCH + timedelta(milliseconds=ts_ms)  # exact, unlike a float of seconds
+    except OverflowError:
         return f"epoch{ts_ms:+d}ms"
     return moment.isoformat(timespec="milliseconds")[:-6] + "Z"
 

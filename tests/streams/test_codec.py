@@ -6,7 +6,15 @@ from types import SimpleNamespace
 import orjson
 import pytest
 
-from streams.codec import Rejected, cloudevent_headers, dead_letter, decode, encode
+from streams.codec import (
+    MAX_NESTING,
+    Rejected,
+    cloudevent_headers,
+    dead_letter,
+    decode,
+    encode,
+    load_object,
+)
 from streams.schemas import MetricSample
 
 GOOD = {"ts": 1_795_899_297, "name": "system.cpu.utilization", "value": 0.5, "host": "web-1"}
@@ -75,3 +83,43 @@ def test_cloudevent_headers() -> None:
         "ce_time": b"1970-01-01T00:00:00.000Z",
         "content-type": b"application/json",
     }
+
+
+def nested(depth: int) -> bytes:
+    """An object holding arrays ``depth - 1`` deep: ``depth`` levels in all."""
+    return b'{"x":' + b"[" * (depth - 1) + b"]" * (depth - 1) + b"}"
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason", "in_message"),
+    [
+        # RecursionError in rejected_for_json's second parse, which crashed the firehose
+        (b"[" * 5000 + b"]" * 5000, "malformed_json", "depth limit exceeded"),
+        (b'{"a":' * 5000 + b"1" + b"}" * 5000, "malformed_json", "depth limit exceeded"),
+        # what orjson reads but cannot write again inside a signal or an action
+        (nested(MAX_NESTING + 1), "invalid_schema", f"more than {MAX_NESTING} levels deep"),
+        (nested(1000), "invalid_schema", f"more than {MAX_NESTING} levels deep"),
+        (b'{"x": "\\ud800"}', "malformed_json", "not JSON"),  # a lone surrogate, escaped
+        (b'{"x": "\xed\xa0\x80"}', "malformed_json", "not JSON"),  # ... and as raw bytes
+        (b'{"x": "a\x00b"}', "malformed_json", "not JSON"),
+        (b'{"x": [1e400]}', "non_finite_value", "NaN or Infinity"),
+        (b'{"x": {"y": -Infinity}}', "non_finite_value", "NaN or Infinity"),
+        (b'{"x": 1' + b"0" * 5000 + b"}", "malformed_json", "not JSON"),
+    ],
+)
+def test_hostile_records_get_a_reason(raw: bytes, reason: str, in_message: str) -> None:
+    result = load_object(raw)
+    assert isinstance(result, Rejected)
+    assert (result.reason, in_message in result.message) == (reason, True), result
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        nested(MAX_NESTING),
+        b'{"x": "' + b"[" * 500 + b'"}',  # brackets in a string are not nesting
+        b'{"x": [' + b"[]," * 500 + b"[]]}",  # many arrays, side by side
+    ],
+)
+def test_records_within_the_nesting_limit_are_read(raw: bytes) -> None:
+    assert isinstance(load_object(raw), dict)
