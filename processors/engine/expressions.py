@@ -695,6 +695,33 @@ _ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
     "/": _arithmetic(operator.truediv),
     "%": _arithmetic(operator.mod),
 }
+_NEGATED = {"!=": "==", "not in": "in"}
+
+
+def _array_aware(op: str) -> Callable[[Any, Any], bool]:
+    """The test of ``op`` with a list on the left (an ECS field such as
+    ``event.category: ["authentication"]``): true when any element passes, as in KQL,
+    EQL and Sigma; ``!=`` and ``not in`` when no element passes ``==`` / ``in``.
+    ``contains`` keeps its own meaning on lists (membership)."""
+    test = _TESTS[op]
+    if op == "contains":
+        return test
+    if op in _NEGATED:
+        positive = _array_aware(_NEGATED[op])
+
+        def none_passes(a: Any, b: Any) -> bool:
+            return not positive(a, b) if a.__class__ is list else test(a, b)
+
+        return none_passes
+
+    def any_passes(a: Any, b: Any) -> bool:
+        if a.__class__ is list:
+            return any(test(item, b) for item in a)
+        return test(a, b)
+
+    return any_passes
+
+
 _MIRRORED = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 _ORDER: dict[str, Callable[[Any, Any], bool]] = {
     "<": operator.lt,
@@ -809,21 +836,27 @@ def _compile_matches(node: Binary) -> Evaluator:
 
     def matches(record: Record) -> bool:
         text = text_of(record)
-        if not isinstance(text, str):
-            return False
-        try:
-            return search(text) is not None
-        except UnicodeError:  # lone surrogates cannot be encoded for RE2
-            return False
+        if text.__class__ is list:  # an array field: any element
+            return any(_searched(search, item) for item in text)
+        return _searched(search, text)
 
     return matches
+
+
+def _searched(search: Callable[[str], Any], text: Any) -> bool:
+    if not isinstance(text, str):
+        return False
+    try:
+        return search(text) is not None
+    except UnicodeError:  # lone surrogates cannot be encoded for RE2
+        return False
 
 
 def _compile_comparison(node: Binary) -> Evaluator:
     op, left, right = node.op, node.left, node.right
     if isinstance(left, Literal) and not isinstance(right, Literal | ListLit) and op in _MIRRORED:
         op, left, right = _MIRRORED[op], right, left
-    test = _TESTS[op]
+    test = _array_aware(op)
     if not isinstance(right, Literal | ListLit):
         left_of, right_of = compile_expr(left), compile_expr(right)
         return lambda record: test(left_of(record), right_of(record))
@@ -843,7 +876,8 @@ def _compile_comparison(node: Binary) -> Evaluator:
 
 
 def _membership(values: list[Any]) -> Callable[[Any], bool]:
-    """``value in values`` by the rules of ``==``, with sets (a list literal holds scalars)."""
+    """``value in values`` by the rules of ``==``, with sets (a list literal holds
+    scalars); a list value is in when any element is."""
     booleans = frozenset(v for v in values if v.__class__ is bool)
     others = frozenset(v for v in values if v is not None and v.__class__ is not bool)
 
@@ -851,6 +885,8 @@ def _membership(values: list[Any]) -> Callable[[Any], bool]:
         kind = value.__class__
         if kind is str or kind is int or kind is float:
             return value in others
+        if kind is list:
+            return any(member(item) for item in value)
         return value in booleans if kind is bool else False
 
     return member
@@ -858,18 +894,34 @@ def _membership(values: list[Any]) -> Callable[[Any], bool]:
 
 def _field_vs_constant(key: str, op: str, constant: Any) -> Evaluator | None:
     """Inlined closures for the commonest shapes (``name == "…"``, ``value > 0.9``) on a
-    plain name: one dict lookup and one comparison, no further calls."""
+    plain name: one dict lookup and one comparison, no further calls; a list value (an
+    array field) takes the general path of :func:`_array_aware` only when the plain
+    comparison failed."""
     kind = constant.__class__
+    general = _array_aware(op)
     if op == "==" and kind is str:
-        return lambda record: record.get(key) == constant
+        return lambda record: (
+            (v := record.get(key)) == constant or (v.__class__ is list and constant in v)
+        )
     if op == "!=" and kind is str:
-        return lambda record: record.get(key) != constant
+        return lambda record: (
+            (v := record.get(key)) != constant and not (v.__class__ is list and constant in v)
+        )
     if op == "==" and kind in _NUMBERS:
-        return lambda record: (v := record.get(key)) == constant and v.__class__ is not bool
+        return lambda record: (
+            ((v := record.get(key)) == constant and v.__class__ is not bool)
+            or (v.__class__ is list and general(v, constant))
+        )
     if op in _ORDER and kind in _NUMBERS:
         order = _ORDER[op]
-        return lambda record: (v := record.get(key)).__class__ in _NUMBERS and order(v, constant)
+        return lambda record: (
+            ((v := record.get(key)).__class__ in _NUMBERS and order(v, constant))
+            or (v.__class__ is list and general(v, constant))
+        )
     if op in _ORDER and kind is str:
         order = _ORDER[op]
-        return lambda record: (v := record.get(key)).__class__ is str and order(v, constant)
+        return lambda record: (
+            ((v := record.get(key)).__class__ is str and order(v, constant))
+            or (v.__class__ is list and general(v, constant))
+        )
     return None

@@ -24,7 +24,9 @@ Every referenced field is always posted, so every test is a comparison of two pr
 strings and ``not`` is exact by flipping operators (De Morgan for ``and``/``or``).
 What the encoding cannot carry exactly falls back to our closures, per rule, with the
 reason in :attr:`DurableRulesMatcher.fallback_reasons`: arithmetic, ``matches``, ``==``
-between two fields, and ``not`` over ``contains``.
+between two fields, and ``not`` over ``contains``; and per context, a list compared
+with anything (an array field: any element decides), which no windowed condition sees
+in practice (its fields are stats and group values).
 
 What we rely on in durable_rules 2.0.28 (measured when this module was written): an
 event is consumed by the first rule it matches, so we post one event per candidate rule,
@@ -634,6 +636,8 @@ def _encode_as(kind: str, value: Any) -> Any:
             return _ABSENT
         items = [encode(v) for v in value]
         return None if None in items else items
+    if value.__class__ is list or value.__class__ is tuple:
+        return None  # compared element by element (an array field): our closures decide
     if kind == "e" and value.__class__ is str:
         value = value[::-1]
     return encode(value)

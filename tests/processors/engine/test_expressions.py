@@ -439,6 +439,49 @@ def test_dotted_paths_resolve_nested_and_dotted_keys(
     assert compile_expr(parse("attributes.http.status_code"))(record) == expected
 
 
+ECS = {  # as Filebeat, Elastic Agent and Winlogbeat send it: arrays
+    "event": {"category": ["authentication", "iam"], "type": ["start"], "outcome": "failure"},
+    "ports": [22, 443],
+    "empty": [],
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('event.category == "authentication"', True),
+        ('event.category == "web"', False),
+        ('event.category != "authentication"', False),  # no element may equal it
+        ('event.category != "web"', True),
+        ('event.category in ["iam", "host"]', True),
+        ('event.category not in ["iam"]', False),
+        ('event.category not in ["web"]', True),
+        ('event.category startswith "auth"', True),
+        ('event.category endswith "am"', True),
+        ('event.category matches "^i.m$"', True),
+        ('event.category matches "^web"', False),
+        ('event.category in "authentication failure"', True),  # an element is a substring
+        ('event.category contains "iam"', True),  # on a list: membership, as before
+        ("ports > 400", True),
+        ("ports < 22", False),
+        ("ports == 443", True),
+        ("ports == 443.0", True),
+        ("ports >= 1000", False),
+        ('empty == "x"', False),
+        ('empty != "x"', True),
+        ('event.type == "start" and event.outcome == "failure"', True),
+        ('not (event.category == "authentication")', False),
+    ],
+)
+def test_a_comparison_with_an_array_field_holds_when_any_element_does(
+    text: str, expected: bool
+) -> None:
+    assert compile_predicate(text)(ECS) is expected
+    flat = {"event.category": ECS["event"]["category"], "ports": ECS["ports"], "empty": []}
+    if "event.type" not in text and "outcome" not in text:
+        assert compile_predicate(text)(flat) is expected  # dotted keys, the same
+
+
 def test_falsy_values_are_found_not_missing() -> None:
     get = compile_expr(parse("a.b"))
     assert get({"a": {"b": False}}) is False
