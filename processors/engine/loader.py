@@ -55,6 +55,13 @@ from processors.engine.rule_errors import (
     node_pos,
     value_pos,
 )
+from processors.engine.templates import (
+    ALWAYS,
+    rule_templates,
+    sample_context,
+    template_errors,
+    template_scope,
+)
 from processors.engine.yaml_files import read_yaml
 
 __all__ = ["LoadResult", "LoadedRule", "RuleError", "load_rules", "rule_files", "rule_version"]
@@ -175,12 +182,38 @@ def _load_rules(
                 errors.append(source.error(id_pos, rule_id, message))
             else:
                 seen[rule_id] = f"{source.path}:{id_pos[0]}:{id_pos[1]}"
+        if rule is not None and isinstance(node, CommentedMap):
+            errors.extend(_template_errors(source, node, rule))
         result.errors.extend(errors)
         if rule is not None and expanded is not None and not errors:
             rule = _as_run(rule, expanded)
             result.rules.append(
                 LoadedRule(rule, source.path, node_pos(node)[0], rule_version(rule))
             )
+
+
+def _template_errors(source: RuleSource, node: CommentedMap, rule: Rule) -> list[RuleError]:
+    """Every template of the rule parsed, its names checked against what the rule's
+    actions will see, and rendered on a sample of them: at the template's position."""
+    errors = []
+    known = template_scope(rule)
+    sample = sample_context(rule)
+    for path, text in rule_templates(rule):
+        *parents, last = path
+        parent: Any = node
+        for part in parents:
+            parent = parent[part] if isinstance(parent, CommentedMap | CommentedSeq) else None
+        pos = value_pos(parent, last)
+        label = ".".join(str(p) for p in path)
+        for problem in template_errors(text, sample, known):
+            hint = ""
+            if problem.startswith("template reads unknown field"):
+                name = problem.rsplit(" ", 1)[1].strip("'")
+                hint = did_you_mean(name, sorted(known)) or (
+                    f" (it sees: {', '.join(sorted(known - ALWAYS))})"
+                )
+            errors.append(source.error(pos, rule.id, f"{label}: {problem}{hint}"))
+    return errors
 
 
 def _rule_id(node: Any) -> str | None:

@@ -28,6 +28,9 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import ChainableUndefined, Template, TemplateSyntaxError, meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from processors.aggregate import STATS
+from processors.engine.model import SOURCE_FIELDS
+
 if TYPE_CHECKING:
     from processors.engine.model import Rule
 
@@ -126,14 +129,15 @@ def nested(context: Mapping[str, Any]) -> dict[str, Any]:
     for key, value in context.items():
         if "." not in key:
             continue
-        node = out
+        node: dict[str, Any] = out
         *parents, last = key.split(".")
         for part in parents:
-            child = node.get(part, {})
-            if not isinstance(child, Mapping):
+            found = node.get(part, {})
+            if not isinstance(found, Mapping):
                 break
+            child: dict[str, Any] = found if isinstance(found, dict) and id(found) in own else {}
             if id(child) not in own:
-                child = dict(child)
+                child.update(found)
                 own.add(id(child))
             node[part] = child
             node = child
@@ -165,7 +169,7 @@ def template_fields(template: str) -> set[str]:
     return names
 
 
-def template_errors(template: str, sample: Mapping[str, Any], known: set[str]) -> list[str]:
+def template_errors(template: str, sample: Mapping[str, Any], known: frozenset[str]) -> list[str]:
     """Why ``template`` would not do what it reads: a syntax error, a field that is not
     in ``known``, or an error rendering it against ``sample``. Empty when fine."""
     compiled = _compiled(template)
@@ -198,3 +202,47 @@ def rule_templates(rule: Rule) -> Iterator[tuple[tuple[str | int, ...], str]]:
                     yield (*where, "params", name), value
             if escalate.summary is not None:
                 yield (*where, "summary"), escalate.summary
+
+
+# What a match of each rule type carries beside its group (processors/typed_rules.py
+# builds them; a test holds the two together), and whether the matched record's own
+# fields come with it (a match made on a record) or not (a match made when time passes).
+MATCH_FIELDS: dict[str, tuple[bool, frozenset[str]]] = {
+    "threshold": (True, frozenset()),
+    "frequency": (True, frozenset({"count", "first_ts"})),
+    "change": (True, frozenset({"previous", "previous_ts"})),
+    "new_term": (True, frozenset({"term", "known_terms"})),
+    "cardinality": (True, frozenset({"distinct"})),
+    "flatline": (False, frozenset({"count", "last_ts"})),
+    "spike": (False, frozenset({"count", "previous_count", "direction", "window_start"})),
+    "sequence": (False, frozenset({"steps", "first_ts", "span_s", "completed_by"})),
+}
+_NUMERIC = frozenset({*STATS, "value", "distinct", "known_terms", "previous_count", "span_s"})
+# Beside a rule's fields, every template sees these; an escalation's also ``why``.
+ALWAYS = frozenset({"rule_id", "severity", "status", "why"})
+
+
+def template_scope(rule: Rule) -> frozenset[str]:
+    """The top-level names a rule's templates may read: a windowed rule's stats,
+    ``value`` and group; else its group, the fields its rule type adds and, for a match
+    made on a record, that record's fields (free-form maps such as ``labels`` by name)."""
+    group = {name.split(".")[0] for name in rule.group_by}  # host.name: {{ host.name }}
+    if rule.window is not None:
+        return frozenset({"value", *STATS, *group}) | ALWAYS
+    reads_record, added = MATCH_FIELDS[rule.type]
+    names = {*group, *added} | ALWAYS
+    if reads_record:
+        fields, prefixes = SOURCE_FIELDS[rule.source]
+        names |= {f.split(".")[0] for f in fields} | set(prefixes)
+    return frozenset(names)
+
+
+def sample_context(rule: Rule) -> dict[str, Any]:
+    """Values of the right kind for the names a rule's templates may read, for
+    :func:`template_errors`: numbers for stats and counts, text for the group and the
+    alert's own names; a record's fields stay missing (their types vary by record, and
+    missing never fails)."""
+    sample: dict[str, Any] = {name: 0.5 for name in template_scope(rule) & _NUMERIC}
+    sample.update({name: "x" for name in rule.group_by})
+    sample.update(rule_id=rule.id, severity=rule.severity, status="firing", why="x")
+    return sample

@@ -11,6 +11,7 @@ import pytest
 
 from processors.engine.compiler import compile_rulebook
 from processors.engine.loader import load_rules
+from processors.engine.templates import MATCH_FIELDS, template_scope
 from streams.offline import run_offline
 from tests.processors.engine.rulebook_factory import REPO_RULES, rulebook_from_yaml
 
@@ -189,3 +190,20 @@ def _ms(ts: str) -> int:
     from streams.schemas import parse_ts_ms
 
     return parse_ts_ms(ts)
+
+
+def test_templates_may_read_what_each_rule_types_matches_carry(tmp_path: Path) -> None:
+    """templates.MATCH_FIELDS (what check lets a template read) against what the cores
+    put in each type's matches: a field added to a match must be declared there."""
+    rulebook = rulebook_from_yaml(tmp_path, RULES)
+    seen = set()
+    sequence = [deploy(0, "1.1")] + [error(t) for t in (30, 40, 50, 60, 70)]
+    for records in [*(records for records, _ in CASES.values()), sequence]:
+        for signal in run_offline(rulebook, sorted(records, key=_ts)).signals:
+            if signal.kind != "match":
+                continue
+            rule = rulebook.rules[signal.rules[0]].rule
+            carried = {k.split(".")[0] for k in [*(signal.record or {}), *signal.group]}
+            assert carried <= template_scope(rule), (rule.type, carried - template_scope(rule))
+            seen.add(rule.type)
+    assert seen == {t for t in MATCH_FIELDS if t != "threshold"}

@@ -31,6 +31,10 @@ def test_the_broken_files_cover_each_kind_of_mistake() -> None:
     text = "\n".join(expected())
     for fragment in (
         "YAML syntax:",
+        "template reads unknown field 'hots' (did you mean 'host'?)",  # templates
+        "template does not parse: No filter named 'slugify'",
+        "template does not parse: unexpected '}'",
+        "template reads unknown field 'body' (it sees:",  # what an escalation sees
         "unknown field 'treshold'",  # unknown fields (rule, action, top level)
         "unknown field 'parms' (did you mean 'params'?)",
         "unknown field 'rulez' (did you mean 'rules'?)",
@@ -55,7 +59,7 @@ def test_check_prints_every_error_and_exits_1(capsys: pytest.CaptureFixture[str]
     assert main(["check", str(BROKEN)]) == 1
     out = capsys.readouterr()
     assert out.out.splitlines() == expected()
-    assert f"{len(expected())} error(s) in 5 file(s)" in out.err
+    assert f"{len(expected())} error(s) in 6 file(s)" in out.err
 
 
 def test_check_passes_on_the_shipped_rules(capsys: pytest.CaptureFixture[str]) -> None:
