@@ -21,11 +21,14 @@ error at its line, not a surprise in an action.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from jinja2 import ChainableUndefined, Template, TemplateSyntaxError, meta
+from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from processors.aggregate import STATS
@@ -102,9 +105,36 @@ def _is_number(value: Any) -> bool:
 
 FILTERS = {"percent": percent, "bytes": bytes_iec, "duration": duration}
 
-_ENV = ImmutableSandboxedEnvironment(
-    undefined=_Missing, finalize=_show, autoescape=False, keep_trailing_newline=True
-)
+MAX_POWER_BITS = 4096  # ``**`` on integers: a result this large at most
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """Jinja's immutable sandbox with ``*`` and ``**`` bounded: ``'x' * 10**9`` allocated
+    a gigabyte (in the loader's check, too: Jinja folds constants as it compiles) and
+    ``[0] * 10**9`` eight, and ``2 ** 10**9`` computed for minutes."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*":
+            for items, times in ((left, right), (right, left)):
+                sized = isinstance(items, str | list | tuple) and isinstance(times, int)
+                if sized and len(items) * times > MAX_OUTPUT_CHARS:
+                    raise SecurityError(
+                        f"'*' would make more than {MAX_OUTPUT_CHARS} characters or items"
+                    )
+        elif (
+            isinstance(left, int)
+            and isinstance(right, int)
+            and abs(left) > 1
+            and right * left.bit_length() > MAX_POWER_BITS
+        ):
+            raise SecurityError(f"'**' would make an integer of more than {MAX_POWER_BITS} bits")
+        return super().call_binop(context, operator, left, right)
+
+
+_ENV = _Sandbox(undefined=_Missing, finalize=_show, autoescape=False, keep_trailing_newline=True)
 _ENV.filters.update(FILTERS)
 # No generators of work: ``range`` nested twice is 10^10 steps in the decision tier.
 for _name in ("range", "lipsum", "cycler", "joiner"):
@@ -157,6 +187,8 @@ def render_template(template: str, context: Mapping[str, Any]) -> str:
         text = compiled.render(nested(context))
     except Exception as exc:  # a template that breaks at run time: the action still goes
         return f"{template} <template error: {type(exc).__name__}: {exc}>"
+    if not text.isascii():  # "\ud800" in a template's string: not text, nor JSON for orjson
+        text = _SURROGATES.sub("\ufffd", text)
     return text if len(text) <= MAX_OUTPUT_CHARS else text[:MAX_OUTPUT_CHARS] + "…"
 
 

@@ -61,3 +61,30 @@ def test_rendering_never_writes_into_the_context() -> None:
         "authentication failure"
     )
     assert context == {"event": {"outcome": "failure"}, "event.category": "authentication"}
+
+
+@pytest.mark.parametrize(
+    ("template", "error"),
+    [
+        # a gigabyte (and 8 GB for the list): the worker, or opsrules check, ran out of
+        # memory; Jinja folds the constant even as it compiles
+        ("{{ 'x' * 1000000000 }}", "'*' would make more than 4096 characters or items"),
+        ("{{ [0] * 1000000000 }}", "'*' would make more than 4096 characters or items"),
+        ("{{ 1000000000 * host }}", "'*' would make more than 4096 characters or items"),
+        ("{{ 2 ** 1000000000 }}", "'**' would make an integer of more than 4096 bits"),
+    ],
+)
+def test_a_template_cannot_make_huge_values(template: str, error: str) -> None:
+    text = render_template(template, {"host": "web-1"})
+    assert text == f"{template} <template error: SecurityError: {error}>"
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ("{{ 'ab' * 3 }} {{ 2 ** 10 }} {{ 2.5 ** 2 }}", "ababab 1024 6.25"),
+        ("{{ '\\ud800' }}|{{ host }}", "\ufffd|web-1"),  # orjson cannot write a surrogate
+    ],
+)
+def test_what_a_template_may_make(template: str, expected: str) -> None:
+    assert render_template(template, {"host": "web-1"}) == expected
