@@ -88,6 +88,13 @@ class FlatlineMatch:
     last_ts_ms: int  # the key's latest record
 
 
+@dataclass(frozen=True, slots=True)
+class FlatlineRecovery:
+    key: str
+    ts_ms: int  # the record that ended the silence
+    silent_since_ms: int  # the silence's match time
+
+
 class Flatline:
     """Fewer than ``fewer_than`` records within ``timeframe_ms`` for a key seen before
     (ElastAlert's ``flatline`` per ``query_key``; ``fewer_than: 1`` is "no record for
@@ -99,35 +106,48 @@ class Flatline:
     (ElastAlert's ``forget_keys``): one match per silence, and a key that never comes
     back costs nothing more. A key that sends again is watched again from its next
     record.
+
+    With ``remember_ms`` (the longest ``verify.after`` of the rule's actions), a silence
+    is remembered that long after its match: a record of the key within it ends the
+    silence, and :meth:`add` returns a :class:`FlatlineRecovery` (so a verified heal of
+    a lost heartbeat can tell that the heartbeat came back).
     """
 
-    def __init__(self, fewer_than: int, timeframe_ms: int, grace_ms: int) -> None:
-        if fewer_than < 1 or timeframe_ms <= 0 or grace_ms < 0:
+    def __init__(
+        self, fewer_than: int, timeframe_ms: int, grace_ms: int, remember_ms: int = 0
+    ) -> None:
+        if fewer_than < 1 or timeframe_ms <= 0 or grace_ms < 0 or remember_ms < 0:
             raise ValueError("need fewer_than >= 1, timeframe_ms > 0, grace_ms >= 0")
         self.fewer_than = fewer_than
         self.timeframe_ms = timeframe_ms
         self.grace_ms = grace_ms
+        self.remember_ms = remember_ms
         # key -> [first record's ts, then the `fewer_than` most recent ts, ascending]
         self._keys: dict[str, list[int]] = {}
+        self._silent: dict[str, int] = {}  # key -> match time, for ``remember_ms``
         self._timers = Timers.for_timeframe(timeframe_ms)
         self._clock_ms = _NO_TIME
 
     def __len__(self) -> int:
-        return len(self._keys)
+        return len(self._keys) + len(self._silent)
 
-    def add(self, key: str, ts_ms: int) -> None:
+    def add(self, key: str, ts_ms: int) -> FlatlineRecovery | None:
         if ts_ms + self.timeframe_ms + self.grace_ms <= self._clock_ms:
-            return  # too late to change any deadline still ahead
+            return None  # too late to change any deadline still ahead
         times = self._keys.get(key)
         if times is None:
             self._keys[key] = [ts_ms, ts_ms]
             self._timers.schedule(key, self._deadline([ts_ms, ts_ms]) + self.grace_ms)
-            return
+            silent_since = self._silent.pop(key, None)
+            if silent_since is not None and ts_ms > silent_since:
+                return FlatlineRecovery(key, ts_ms, silent_since)
+            return None
         if ts_ms < times[0]:
             times[0] = ts_ms
         recent = times[1:]
         insort(recent, ts_ms)
         times[1:] = recent[-self.fewer_than :]
+        return None
 
     def _deadline(self, times: list[int]) -> int:
         n = self.fewer_than
@@ -143,12 +163,18 @@ class Flatline:
         for key in self._timers.pop_due(clock_ms):
             times = self._keys.get(key)
             if times is None:
-                continue  # fired already (a second timer entry)
+                silent_since = self._silent.get(key)
+                if silent_since is not None and silent_since + self.remember_ms <= clock_ms:
+                    del self._silent[key]  # remembered long enough
+                continue  # else fired already (a second timer entry)
             deadline = self._deadline(times)
             if deadline + self.grace_ms > clock_ms:
                 self._timers.schedule(key, deadline + self.grace_ms)
                 continue
             del self._keys[key]
+            if self.remember_ms:
+                self._silent[key] = deadline
+                self._timers.schedule(key, deadline + self.remember_ms)
             low = deadline - self.timeframe_ms
             count = sum(1 for ts in times[1:] if low < ts <= deadline)
             out.append(FlatlineMatch(key, deadline, count, times[-1]))

@@ -58,7 +58,8 @@ def make_core(rule: CompiledRule) -> Core:
         return Frequency(c.at_least, c.timeframe_ms, c.grace_ms)
     if r.flatline is not None:
         f = r.flatline
-        return Flatline(f.fewer_than, f.timeframe_ms, f.grace_ms)
+        verify_ms = [a.verify.after_ms for a in r.actions if a.verify is not None]
+        return Flatline(f.fewer_than, f.timeframe_ms, f.grace_ms, max(verify_ms, default=0))
     if r.change is not None:
         return Change(timeframe_ms=r.change.timeframe_ms, max_keys=r.change.max_keys)
     if r.new_term is not None:
@@ -83,7 +84,9 @@ def make_core(rule: CompiledRule) -> Core:
 def horizon_ms(core: Core) -> int:
     """How long after a record's time its core may still need it (0: unbounded, not
     recovered by replay)."""
-    if isinstance(core, Frequency | Flatline | Cardinality):
+    if isinstance(core, Flatline):  # a silence remembered is rebuilt by a replay too
+        return core.timeframe_ms + core.grace_ms + core.remember_ms
+    if isinstance(core, Frequency | Cardinality):
         return core.timeframe_ms + core.grace_ms
     if isinstance(core, Spike):
         return 2 * core.timeframe_ms + core.grace_ms
@@ -163,7 +166,21 @@ class TypedRules:
             if found is None:
                 return None
             computed = {"count": found.count, "first_ts": format_ts(found.first_ts_ms)}
-        elif isinstance(core, Flatline | Spike):
+        elif isinstance(core, Flatline):
+            recovered = core.add(key, ts_ms)
+            if recovered is None:
+                return None
+            return Signal(  # the silence ended: a verified heal of it worked
+                id=stable_id("recovery", rule.id, ref),
+                kind="recovery",
+                key=key,
+                source=self.source,
+                rules=[rule.id],
+                group=group,
+                ts_ms=ts_ms,
+                record={"silent_since": format_ts(recovered.silent_since_ms)},
+            )
+        elif isinstance(core, Spike):
             core.add(key, ts_ms)
             return None
         else:

@@ -58,7 +58,9 @@ from processors.engine.decisions import (
     decide,
     decide_result,
     firing_alert,
+    verify_due,
 )
+from processors.engine.event_clock import EventClock
 from processors.engine.inhibition import FiringAlert
 from streams.batch_loop import BatchLoopService, Offsets, Outgoing
 from streams.codec import (
@@ -120,6 +122,7 @@ class DecisionBatch:
         self.firing_topic = firing_alerts_topic(settings)
         self.source = f"opsrules/{settings.app_id}"
         self.stores: dict[int, PartitionStore] = {}
+        self.clocks: dict[int, EventClock] = {}  # per partition, for verification timers
         self.next_offsets: dict[TopicPartition, int] = {}
         self.context = DecisionContext(dry_run=settings.dry_run)
 
@@ -138,8 +141,38 @@ class DecisionBatch:
             metrics.inc("opsrules_signals_decided_total", len(records))
             if records:
                 self.next_offsets[tp] = records[-1].offset + 1
-            updates.extend(self._changelog(tp.partition, store))
+        due, due_updates = self.tick(now_ms)
+        out += due
+        for partition, store in self.stores.items():
+            updates.extend(self._changelog(partition, store))
+        return out, updates + due_updates
+
+    def tick(self, now_ms: int) -> tuple[list[Outgoing], list[Outgoing]]:
+        """Verifications due by each partition's event clock (no signal of their alert
+        needed: a lost heartbeat sends none): escalations, and the changed states."""
+        out: list[Outgoing] = []
+        updates: list[Outgoing] = []
+        for partition, store in self.stores.items():
+            if not store.verifying:
+                continue
+            clock = self._clock(partition).at(now_ms)
+            if clock is None:
+                continue
+            try:
+                outcome = verify_due(self.rulebook, store, clock, self.context)
+                out.extend(self._outputs(outcome, partition, now_ms))
+            except Exception:  # a bug must not stop the tier: logged, counted, retried
+                log.exception("verifying the actions of partition %d failed", partition)
+                self.metrics.inc("opsrules_processing_errors_total", stage="verify")
+            updates.extend(self._changelog(partition, store))
         return out, updates
+
+    def _clock(self, partition: int) -> EventClock:
+        clock = self.clocks.get(partition)
+        if clock is None:
+            idle_ms = int(self.settings.idle_timeout_s * 1000)
+            clock = self.clocks[partition] = EventClock(idle_ms)
+        return clock
 
     def _changelog(self, partition: int, store: PartitionStore) -> list[Outgoing]:
         updates = [
@@ -189,6 +222,7 @@ class DecisionBatch:
             signal = decode(record.value, Signal, self.settings.max_record_bytes)
             if isinstance(signal, Rejected):
                 return [self._dead_letter(signal, record, now_ms)]
+            self._clock(record.partition).observe(signal.ts_ms, now_ms)
             outcome = decide(signal, self.rulebook, store, self.context)
             for rule_id in signal.rules:
                 self.metrics.inc("opsrules_rule_evaluations_total", rule_id=rule_id)
@@ -280,6 +314,15 @@ class DecisionBatch:
         the partition was elsewhere."""
         store = self.stores[partition] = PartitionStore()
         store.load(states)
+        self.clocks.pop(partition, None)
+        evaluated = [
+            ms
+            for saved in states.values()
+            if isinstance(alert := saved.get("alert"), dict)
+            and isinstance(ms := alert.get("last_eval_ms"), int)
+        ]
+        if evaluated:  # the clock resumes where it stopped
+            self._clock(partition).observe(max(evaluated), now_ms)
         out = self._correct_firing(partition, states, republish=False)
         for action_id in list(store.verifying):
             result = (recent_results or {}).get(action_id)
@@ -318,6 +361,7 @@ class DecisionBatch:
 
     def revoke(self, tp: TopicPartition) -> None:
         self.stores.pop(tp.partition, None)
+        self.clocks.pop(tp.partition, None)
         self.next_offsets.pop(tp, None)
 
     def reload(self, rulebook: CompiledRulebook, changed: set[str]) -> list[Outgoing]:
@@ -403,12 +447,26 @@ class DecisionService(BatchLoopService):
         for tp in partitions:
             self.batch.revoke(tp)
 
+    async def rewind(self) -> None:
+        """Restore every partition's alert states from the changelog and read its
+        signals again from the commit, as at a restart. A state is saved only after its
+        actions were acknowledged, so the changelog holds none that a lost action led to
+        (the chain of saves broke there)."""
+        self._saving = None
+        partitions = self.assignment()
+        committed = await self.committed(partitions)
+        self.revoked(partitions)
+        await self.assigned(partitions)
+        await self.seek_committed(committed)
+
     async def handle(self, batches: dict[TopicPartition, list[Any]]) -> None:
         results = self.views.take_results()
         if results:  # executors' reports, applied where their alerts live
             out, updates = self.batch.process_results(results, int(time.time() * 1000))
             await self._send_then_save(out, updates)
-        if not batches:
+        if not batches:  # an idle poll: only verifications may be due
+            out, updates = self.batch.tick(int(time.time() * 1000))
+            await self._send_then_save(out, updates)
             return
         out, updates = self.batch.process(batches, now_ms=int(time.time() * 1000))
         await self._send_then_save(out, updates)

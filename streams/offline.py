@@ -16,7 +16,15 @@ import orjson
 
 from processors.anomaly_feed import AnomalyFeed, AnomalyPlan
 from processors.engine.compiler import CompiledRulebook
-from processors.engine.decisions import DecisionContext, DictStore, Suppressed, decide
+from processors.engine.decisions import (
+    DecisionContext,
+    DictStore,
+    Outcome,
+    Suppressed,
+    decide,
+    verify_due,
+)
+from processors.engine.event_clock import EventClock
 from processors.routing import Routed, Router
 from streams.codec import Rejected, decode
 from streams.ingest import SOURCES, Limits, decode_input, signal_fields
@@ -59,6 +67,7 @@ def run_offline(
         for role, source in SOURCES.items()
     }
     store = DictStore()
+    clock = EventClock(idle_timeout_ms)  # the signals "partition": verification timers
     # The firehose scores metrics for anomalies and reads the signals topic back for
     # rules on ``source: signal``; here both happen in place.
     anomalies = AnomalyFeed(AnomalyPlan.of(rulebook, anomaly_window_ms))
@@ -106,14 +115,14 @@ def run_offline(
         if injected is not None:
             signals.append(injected)  # after the windows that closed before it
         read_offset = _read_back(read_back, signals, read_offset, now_ms)
-        _decide(signals, rulebook, store, run)
+        _decide(signals, rulebook, store, run, clock, now_ms)
     end_ms = now_ms + flush_ms
     for step_ms in range(now_ms, end_ms + 1, idle_timeout_ms):
         flushed = [
             s for r in routers.values() for s in (*r.close(step_ms), *r.close_types(step_ms))
         ]
         read_offset = _read_back(read_back, flushed, read_offset, step_ms)
-        _decide(flushed, rulebook, store, run)
+        _decide(flushed, rulebook, store, run, clock, step_ms)
     return run
 
 
@@ -145,12 +154,26 @@ def _read_back(router: Router | None, signals: list[Signal], offset: int, now_ms
 
 
 def _decide(
-    signals: list[Signal], rulebook: CompiledRulebook, store: DictStore, run: OfflineRun
+    signals: list[Signal],
+    rulebook: CompiledRulebook,
+    store: DictStore,
+    run: OfflineRun,
+    clock: EventClock,
+    now_ms: int,
 ) -> None:
+    """Decide ``signals`` in order, then the verifications due by the clock, as the
+    decision tier does per batch."""
     for signal in signals:
         run.signals.append(signal)
-        outcome = decide(signal, rulebook, store, run.context)
-        run.context.apply(outcome)
-        run.actions.extend(outcome.actions)
-        run.suppressed.extend(outcome.suppressed)
-        run.decisions.extend(outcome.decisions)
+        clock.observe(signal.ts_ms, now_ms)
+        _apply(decide(signal, rulebook, store, run.context), run)
+    at = clock.at(now_ms)
+    if at is not None and store.verifying:
+        _apply(verify_due(rulebook, store, at, run.context), run)
+
+
+def _apply(outcome: Outcome, run: OfflineRun) -> None:
+    run.context.apply(outcome)
+    run.actions.extend(outcome.actions)
+    run.suppressed.extend(outcome.suppressed)
+    run.decisions.extend(outcome.decisions)

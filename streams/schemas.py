@@ -284,14 +284,16 @@ class Signal(BaseModel):
     change, new_term, cardinality, spike, sequence; ``record`` holds what the rule's
     templates see). ``kind="step"``: one step of a sequence rule (``sequence``), keyed
     by the join key; ``rules`` is empty, as the decision tier has nothing to decide on
-    it (see :mod:`processors.sequence`).
+    it (see :mod:`processors.sequence`). ``kind="recovery"``: a flatline rule's silent
+    key sent again (``record.silent_since``); it only settles the verification of the
+    actions taken for the silence.
     ``rules`` are the ids of the rules it feeds; ``group`` their ``group_by`` values.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str  # deterministic: series + window start + spec, or source offset
-    kind: Literal["window", "record", "anomaly", "match", "step"]
+    kind: Literal["window", "record", "anomaly", "match", "step", "recovery"]
     key: str  # the entity; also the Kafka key
     source: str = "metric"
     rules: list[str] = Field(default_factory=list)

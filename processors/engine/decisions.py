@@ -49,7 +49,10 @@ from streams.schemas import Action, ActionResult, Decision, Signal, SuppressReas
 
 
 class StateStore(Protocol):
-    """Alert state by fingerprint; values are JSON-able dicts."""
+    """Alert state by fingerprint; values are JSON-able dicts. ``verifying`` maps each
+    verified action's id to the fingerprint of the alert that waits for it."""
+
+    verifying: dict[str, str]
 
     def get(self, key: str) -> dict[str, Any] | None: ...
     def set(self, key: str, value: dict[str, Any]) -> None: ...
@@ -155,7 +158,37 @@ def decide(
             holds, since_ms = True, signal.ts_ms
         key = fingerprint(rule.id, signal.group)
         alert = _Alert(rule, key, dict(signal.group), store, ctx, rulebook.policies, outcome)
-        alert.evaluate(signal, values, holds, since_ms)
+        if signal.kind == "recovery":
+            alert.recovered(signal.ts_ms)
+        else:
+            alert.evaluate(signal, values, holds, since_ms)
+    return outcome
+
+
+def verify_due(
+    rulebook: CompiledRulebook,
+    store: StateStore,
+    clock_ms: int,
+    context: DecisionContext | None = None,
+) -> Outcome:
+    """Verifications whose time came by the partition's event clock ``clock_ms``,
+    without waiting for a signal of their alert (a lost heartbeat sends none): each
+    escalates if the condition still holds (:meth:`_Alert.still_holds`), else the action
+    worked. The shell calls it with every batch, and the offline runner as time passes."""
+    outcome = Outcome()
+    ctx = context if context is not None else DecisionContext()
+    for key in sorted(set(store.verifying.values())):
+        saved = store.get(key)
+        rule = rulebook.rules.get(str(saved.get("rule_id"))) if saved else None
+        if saved is None or rule is None:
+            continue
+        pending = saved.get("verify") or {}
+        if not any(entry["due_ms"] <= clock_ms for entry in pending.values()):
+            continue
+        group = dict(saved.get("group") or {})
+        alert = _Alert(rule, key, group, store, ctx, rulebook.policies, outcome)
+        alert.verify_until(clock_ms)
+        alert.save()
     return outcome
 
 
@@ -249,6 +282,9 @@ class _Alert:
         state = AlertState.from_json(saved["alert"]) if "alert" in saved else INACTIVE
         if state.last_eval_ms is not None and signal.ts_ms <= state.last_eval_ms:
             return  # a replayed evaluation changes nothing
+        # Verifications due before this signal are settled by the state before it, as
+        # verify_due would have settled them on time.
+        self.verify_until(signal.ts_ms - 1, state)
         self.t_ms = signal.ts_ms
         self.values = signal.values
         self.template = context
@@ -488,6 +524,7 @@ class _Alert:
                 verify = dict(self.new.get("verify", {}))
                 verify[action_id] = {
                     "index": due.index,
+                    "sent_ms": self.t_ms,
                     "due_ms": self.t_ms + config.verify.after_ms,
                     "group": self.group,
                     "values": dict(self.values),
@@ -587,6 +624,49 @@ class _Alert:
                 self.escalate_result(action_id, entry, why, self.t_ms)
             else:
                 self._drop_verification(action_id)
+
+    def verify_until(self, clock_ms: int, state: AlertState | None = None) -> None:
+        """Settle the verifications due at or before ``clock_ms`` by the saved state
+        (or ``state``): escalate those whose condition still holds, drop the others."""
+        pending = self.new.get("verify")
+        if not pending:
+            return
+        if state is None:
+            saved = self.new.get("alert")
+            state = AlertState.from_json(saved) if saved else INACTIVE
+        for action_id, entry in sorted(pending.items(), key=lambda item: item[1]["due_ms"]):
+            if entry["due_ms"] > clock_ms:
+                continue
+            if self.still_holds(state, entry):
+                why = f"the condition still holds {format_duration(self._after(entry))} after"
+                self.escalate_result(action_id, entry, why, entry["due_ms"])
+            else:
+                self._drop_verification(action_id)
+
+    def still_holds(self, state: AlertState, entry: Mapping[str, Any]) -> bool:
+        """Whether the condition a verified action was for still holds, without a new
+        evaluation: a windowed alert still fires on a true last window; a flatline's
+        key is still silent (its recovery would have dropped the entry); any other
+        rule matched again since the action went."""
+        if self.rule.spec_id is not None:
+            return state.phase is Phase.FIRING and state.last_true_ms == state.last_eval_ms
+        if self.rule.rule.type == "flatline":
+            return True
+        sent_ms = entry.get("sent_ms", entry["due_ms"] - self._after(entry))
+        return state.last_true_ms is not None and state.last_true_ms > sent_ms
+
+    def recovered(self, ts_ms: int) -> None:
+        """A flatline rule's key sent again at ``ts_ms``: the verified actions taken for
+        its silence worked (those due before were settled by then)."""
+        self.verify_until(ts_ms - 1)
+        for action_id in list(self.new.get("verify") or {}):
+            self._drop_verification(action_id)
+        self.save()
+
+    def save(self) -> None:
+        """Write the state back if anything changed (an alert never saved stays so)."""
+        if self.saved:
+            self._save_raw()
 
     def _verify_config(self, entry: Mapping[str, Any]) -> VerifyConfig | None:
         """The verify block of the entry's action (None if a reload took it away)."""

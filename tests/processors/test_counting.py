@@ -111,3 +111,28 @@ def test_flatline_holds_at_most_n_times_per_key() -> None:
     for t in range(1000):
         core.add("busy", t * S)
     assert len(core._keys["busy"]) == 1 + 2  # first seen + the two most recent
+
+
+def test_a_remembered_silence_reports_the_key_sending_again() -> None:
+    flat = Flatline(fewer_than=1, timeframe_ms=60_000, grace_ms=0, remember_ms=300_000)
+    flat.add("a", 0)
+    assert [m.ts_ms for m in flat.due(60_000)] == [60_000]  # silent from 60s
+    recovered = flat.add("a", 200_000)
+    assert recovered is not None and (recovered.ts_ms, recovered.silent_since_ms) == (
+        200_000,
+        60_000,
+    )
+    assert flat.add("a", 210_000) is None  # watched again, no second recovery
+
+
+def test_a_silence_is_remembered_only_remember_ms() -> None:
+    flat = Flatline(fewer_than=1, timeframe_ms=60_000, grace_ms=0, remember_ms=300_000)
+    flat.add("a", 0)
+    flat.due(60_000)
+    flat.due(360_000)  # 60s + 5m: forgotten
+    assert len(flat) == 0
+    assert flat.add("a", 400_000) is None
+    plain = Flatline(fewer_than=1, timeframe_ms=60_000, grace_ms=0)
+    plain.add("a", 0)
+    plain.due(60_000)
+    assert plain.add("a", 100_000) is None and len(plain) == 1  # nothing remembered

@@ -207,3 +207,63 @@ def test_templates_may_read_what_each_rule_types_matches_carry(tmp_path: Path) -
             assert carried <= template_scope(rule), (rule.type, carried - template_scope(rule))
             seen.add(rule.type)
     assert seen == {t for t in MATCH_FIELDS if t != "threshold"}
+
+
+VERIFIED = """
+rules:
+  - id: burst
+    type: frequency
+    source: log
+    match: severity_number >= 17
+    group_by: [service]
+    frequency: {at_least: 5, timeframe: 1m}
+    keep_firing_for: 30m
+    actions:
+      - type: heal
+        params: {command: restart}
+        verify: {after: 5m, escalate: {type: incident}}
+  - id: silent
+    type: flatline
+    source: health
+    group_by: [service, instance]
+    flatline: {fewer_than: 1, timeframe: 1m}
+    actions:
+      - type: heal
+        verify: {after: 5m, escalate: {type: incident}}
+"""
+
+
+def _sent(run_: Any) -> list[tuple[str, str, int]]:
+    return [(a.rule_id, a.type, (_ms(a.ts) - T0) // S) for a in run_.actions]
+
+
+def test_a_rule_on_matches_escalates_on_time_when_it_matched_again_since_the_heal(
+    tmp_path: Path,
+) -> None:
+    """The heal goes with the 5th error at 40s; errors go on, so the burst matches again
+    (at 90s): at 340s (40s + 5m) the incident, without waiting for another match."""
+    rulebook = rulebook_from_yaml(tmp_path, VERIFIED)
+    errors = [error(t) for t in range(0, 100, 10)]  # 0..90s: matches at 40s and 90s
+    ticks = [check(t, "db-1") for t in range(0, 600, 20)]  # the clock goes on
+    got = _sent(run_offline(rulebook, sorted(errors + ticks, key=_ts)))
+    assert ("burst", "heal", 40) in got
+    assert ("burst", "incident", 340) in got
+
+    once = [error(t) for t in range(0, 50, 10)]  # one match at 40s, then quiet
+    got = _sent(run_offline(rulebook, sorted(once + ticks, key=_ts)))
+    assert ("burst", "heal", 40) in got
+    assert [a for a in got if a[0] == "burst"] == [("burst", "heal", 40)]  # it worked
+
+
+def test_a_flatline_heal_is_verified_by_the_key_sending_again(tmp_path: Path) -> None:
+    rulebook = rulebook_from_yaml(tmp_path, VERIFIED)
+    other = [check(t, "db-2") for t in range(0, 900, 20)]
+    lost = [check(t, "db-1") for t in (0, 20, 40)]  # silent from 100s on
+    got = _sent(run_offline(rulebook, sorted(lost + other, key=_ts)))
+    assert ("silent", "heal", 100) in got and ("silent", "incident", 400) in got
+
+    back = lost + [check(t, "db-1") for t in range(200, 900, 20)]  # back at 200s
+    got = _sent(run_offline(rulebook, sorted(back + other, key=_ts)))
+    assert ("silent", "heal", 100) in got
+    # both streams end at 880s: a new silence at 940s; nothing for the first one
+    assert [a for a in got if a[2] < 900] == [("silent", "heal", 100)]
