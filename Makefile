@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint kafka-up kafka-down venv clean bench
+.PHONY: demo test lint kafka-up kafka-down venv clean bench fuzz
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ demo: $(STAMP)
 ## test: ruff, mypy on processors/, then every test (integration tests start Kafka)
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## fuzz: 100,000 hostile cases per decoder and loader (tests/fuzz); prints the seed
+fuzz: $(STAMP)
+	OPSRULES_FUZZ_EXAMPLES=100000 $(BIN)/python -m pytest tests/fuzz -p no:cacheprovider -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
