@@ -22,7 +22,6 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from aiokafka import TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from mode import Service
 
 from processors.anomaly_feed import AnomalyFeed, AnomalyPlan
@@ -247,20 +246,18 @@ class FirehoseService(BatchLoopService):
         await self._restore(partitions, seek=False)
 
     async def _restore(self, partitions: list[TopicPartition], *, seek: bool) -> None:
-        """Restore the partitions' cores from their commits (and read on from there)."""
-        admin = AIOKafkaAdminClient(**self.settings.aiokafka_kwargs())
-        await admin.start()
-        try:
-            committed = await admin.list_consumer_group_offsets(
-                self.group_id, partitions=partitions
-            )
-        finally:
-            await admin.close()
+        """Restore the partitions' cores from their commits (and read again from there)."""
+        committed = await self.committed(partitions)
         for tp, meta in committed.items():
             if meta.offset >= 0:
                 self.batch.restore(tp, meta.metadata)
-                if seek:
-                    self.seek(tp, meta.offset)
+        if seek:
+            await self.seek_committed(committed)
+
+    async def rewind(self) -> None:
+        """Rebuild every partition's cores from its commit, as at a restart."""
+        self.batch = FirehoseBatch(self.settings, self.batch.rulebook, self.metrics)
+        await self._restore(self.assignment(), seek=True)
 
     async def reload(self, rulebook: CompiledRulebook, changed: set[str]) -> None:
         """Swap in ``rulebook`` between two batches the way a restart would: commit,

@@ -244,7 +244,9 @@ def _java_cmd(java: str, libs: Path, config: LocalKafkaConfig, main_class: str) 
 def _format_storage(java: str, libs: Path, config: LocalKafkaConfig) -> None:
     if (config.data_dir / "data" / "meta.properties").exists():
         return
-    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    cluster_id = "-"
+    while cluster_id.startswith("-"):  # the tool would read it as an option (1 in 64)
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
     cmd = [
         *_java_cmd(java, libs, config, STORAGE_TOOL_CLASS),
         "format",

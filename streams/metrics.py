@@ -33,6 +33,9 @@ HELP = {
     "opsrules_rule_evaluations_total": "Rule evaluations in the decision tier, by rule.",
     "opsrules_actions_total": "Actions emitted, by type and status.",
     "opsrules_suppressed_actions_total": "Would-be actions not emitted, by reason.",
+    "opsrules_rewinds_total": "Times a batch loop read again from its last commit, "
+    "as after a restart, because Kafka was unreachable or did not acknowledge an output, "
+    "by component and cause.",
     "opsrules_rules_reloads_total": "Changes of the rule files seen by the worker, by "
     "result (applied, or refused because the files have errors).",
 }

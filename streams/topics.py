@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError
+from aiokafka.structs import OffsetAndMetadata
 
 from streams.errors import KafkaUnavailableError, OpsrulesError
 from streams.settings import OpsrulesSettings
@@ -124,6 +125,18 @@ async def topic_partitions(
         if t["error_code"] == 0
         for p in t["partitions"]
     ]
+
+
+async def group_offsets(
+    settings: OpsrulesSettings, group_id: str, partitions: list[TopicPartition]
+) -> dict[TopicPartition, OffsetAndMetadata]:
+    """What ``group_id`` committed for ``partitions``, metadata included (a partition
+    without a commit is missing or has offset -1)."""
+    admin = await _start_admin(settings, timeout_s=30.0)
+    try:
+        return dict(await admin.list_consumer_group_offsets(group_id, partitions=partitions))
+    finally:
+        await admin.close()
 
 
 class TopicCreationError(OpsrulesError):

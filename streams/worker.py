@@ -3,6 +3,10 @@
 The faust worker owns the event loop, the signal handlers (SIGINT/SIGTERM stop every
 service: the firehose finishes, flushes and commits its batch; faust commits its
 agents' offsets) and the exit code (0 after a clean stop, 1 after a crash).
+
+Before faust starts, the worker creates the missing topics; while Kafka does not answer
+it waits, one line every 5 s and aiokafka's own errors muted
+(:mod:`streams.broker_watch`), and Ctrl-C or SIGTERM meanwhile exit 0.
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ from processors.engine.compiler import CompiledRulebook, compile_rulebook
 from processors.engine.loader import load_rules
 from streams.app import create_app
 from streams.batch_loop import BatchLoopService
+from streams.broker_watch import BrokerWatch
 from streams.decision_tier import DecisionService
-from streams.errors import RulesError
+from streams.errors import KafkaUnavailableError, RulesError
 from streams.firehose import FirehoseService
 from streams.metrics import Metrics
 from streams.reload import RulesWatcher
@@ -87,6 +92,33 @@ def tune_gc() -> None:
     gc.set_threshold(50_000, 20, 1000)
 
 
+def _topics_once_kafka_answers(
+    loop: asyncio.AbstractEventLoop, settings: OpsrulesSettings, watch: BrokerWatch
+) -> list[str] | None:
+    """Create the missing topics, waiting for Kafka as long as it does not answer (one
+    line every ``watch.interval_s``); None if Ctrl-C or SIGTERM came first. faust's
+    signal handlers are not installed yet, so ours stand in for them meanwhile."""
+    stop = asyncio.Event()
+
+    async def create() -> list[str] | None:
+        while True:
+            try:
+                return await ensure_topics(settings, timeout_s=watch.interval_s)
+            except KafkaUnavailableError:
+                pass
+            if not await watch.until_answers(stop):
+                return None
+
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for sig in signals:
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        return loop.run_until_complete(create())
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+
+
 def run_worker(
     settings: OpsrulesSettings,
     *,
@@ -100,7 +132,13 @@ def run_worker(
     tune_gc()
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    created = loop.run_until_complete(ensure_topics(settings))
+    watch = BrokerWatch(settings)
+    watch.install(loop)
+    created = _topics_once_kafka_answers(loop, settings, watch)
+    if created is None:
+        log.warning("stopped before Kafka answered")
+        loop.run_until_complete(watch.close())
+        return 0
     if created:
         log.info("created topics: %s", ", ".join(created))
     metrics = Metrics()
@@ -131,6 +169,7 @@ def run_worker(
     for service in services:
         if isinstance(service, BatchLoopService):
             service.start_after = started
+            service.broker = watch
     worker = _Worker(
         app,
         *services,
