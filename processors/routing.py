@@ -257,7 +257,7 @@ class Router:
                     context.update(group_of(feed, result.series_key))
             context["value"] = values.get(window.stat, context.get(window.stat))
             key = (rule.id, result.series_key)
-            if rule.condition(context):
+            if result.count and rule.condition(context):  # an empty window's is false
                 self.last_true_ms[key] = result.end_ms
                 wanted = True
                 continue

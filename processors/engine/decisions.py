@@ -149,7 +149,10 @@ def decide(
             continue  # a signal of a rule that has since been removed
         if rule.spec_id is not None:
             values = condition_context(rule, signal)
-            holds = rule_id in rulebook.matcher.matching((rule_id,), values)
+            # An empty window's condition is false, whatever it reads (rules/README.md).
+            holds = bool(signal.values.get("count")) and rule_id in rulebook.matcher.matching(
+                (rule_id,), values
+            )
             since_ms = (
                 signal.window_start_ms if signal.window_start_ms is not None else signal.ts_ms
             )

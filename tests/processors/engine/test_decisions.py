@@ -25,7 +25,8 @@ def window_signal(
         group=group,
         ts_ms=start + M,
         window_start_ms=start,
-        values={k: float(v) for k, v in values.items()},
+        # A window with values held records; without: an empty window (count 0).
+        values={**{k: float(v) for k, v in values.items()}, "count": 1.0 if values else 0.0},
     )
 
 

@@ -1,0 +1,61 @@
+"""Windowed rules through the production cores without Kafka (streams.offline): what an
+empty window does to a condition that would hold on ``count`` 0."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from processors.engine.compiler import MatcherKind, compile_rulebook
+from processors.engine.loader import load_rules
+from streams.offline import run_offline
+from streams.schemas import parse_ts_ms
+
+S = 1000
+T0 = 1_795_899_240_000  # a whole minute
+
+RULES = """
+rules:
+  - id: few_requests
+    source: metric
+    match: name == "http.requests"
+    window: {size: 10s, stat: count, grace: 0s}
+    condition: {condition}
+    group_by: [host]
+"""
+
+
+def requests(host: str, seconds: range) -> list[tuple[str, dict[str, object]]]:
+    return [
+        ("metrics", {"ts": T0 + s * S, "name": "http.requests", "value": 1, "host": host})
+        for s in seconds
+    ]
+
+
+def fired(tmp_path: Path, condition: str, matcher: MatcherKind) -> list[tuple[str, str, int]]:
+    path = tmp_path / "rules.yaml"
+    path.write_text(RULES.replace("{condition}", condition))
+    loaded = load_rules([path])
+    assert loaded.ok, [str(e) for e in loaded.errors]
+    run = run_offline(
+        compile_rulebook(loaded.rules, matcher=matcher),
+        # busy sends every second, then stops at 29s; sparse every 5 s until 199s
+        requests("busy", range(30)) + requests("sparse", range(30, 200, 5)),
+    )
+    return [(a.group["host"], a.status, (parse_ts_ms(a.ts) - T0) // S) for a in run.actions]
+
+
+@pytest.mark.parametrize("matcher", ["durable_rules", "compiled"])
+@pytest.mark.parametrize("condition", ["count < 5", "count == 0", "value <= 2", "sum < 1"])
+def test_an_empty_window_is_false_whatever_the_condition_reads(
+    tmp_path: Path, condition: str, matcher: MatcherKind
+) -> None:
+    """Before: "busy" stopped sending, its empty windows made ``count < 5`` true, and the
+    alert fired at 40s and never resolved (the series was forgotten while firing)."""
+    got = fired(tmp_path, condition, matcher)
+    assert all(host == "sparse" for host, _, _ in got), got
+    if condition in ("count < 5", "value <= 2"):  # two records per 10 s: it holds
+        assert got == [("sparse", "firing", 40), ("sparse", "resolved", 210)]
+    else:  # only an empty window would have held it
+        assert got == []
