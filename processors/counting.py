@@ -105,7 +105,10 @@ class Flatline:
     passes ``deadline + grace``, with ``ts_ms = deadline``. Then the key is forgotten
     (ElastAlert's ``forget_keys``): one match per silence, and a key that never comes
     back costs nothing more. A key that sends again is watched again from its next
-    record.
+    record. A record after the deadline does not undo the silence before it, even if
+    it arrives before the silence is judged (within ``grace``): that watch waits for
+    its judgement in ``_fallen`` while the key is watched afresh from the record; a
+    late record that fills the silence joins the two watches again.
 
     With ``remember_ms`` (the longest ``verify.after`` of the rule's actions), a silence
     is remembered that long after its match: a record of the key within it ends the
@@ -124,12 +127,15 @@ class Flatline:
         self.remember_ms = remember_ms
         # key -> [first record's ts, then the `fewer_than` most recent ts, ascending]
         self._keys: dict[str, list[int]] = {}
+        # key -> its earlier watches whose count fell below before its later records,
+        # waiting for their judgement, oldest first (each like a `_keys` entry)
+        self._fallen: dict[str, list[list[int]]] = {}
         self._silent: dict[str, int] = {}  # key -> match time, for ``remember_ms``
         self._timers = Timers.for_timeframe(timeframe_ms)
         self._clock_ms = _NO_TIME
 
     def __len__(self) -> int:
-        return len(self._keys) + len(self._silent)
+        return len(self._keys) + len(self._silent) + sum(map(len, self._fallen.values()))
 
     def add(self, key: str, ts_ms: int) -> FlatlineRecovery | None:
         if ts_ms + self.timeframe_ms + self.grace_ms <= self._clock_ms:
@@ -142,12 +148,30 @@ class Flatline:
             if silent_since is not None and ts_ms > silent_since:
                 return FlatlineRecovery(key, ts_ms, silent_since)
             return None
+        watches = [*self._fallen.get(key, []), times]
+        index = next((i for i, w in enumerate(watches) if ts_ms <= self._deadline(w)), None)
+        if index is None:  # the count fell below before this record: that silence stands
+            self._fallen.setdefault(key, []).append(times)
+            self._keys[key] = [ts_ms, ts_ms]
+            self._timers.schedule(key, self._deadline([ts_ms, ts_ms]) + self.grace_ms)
+            return None
+        self._insert(watches[index], ts_ms)
+        while index + 1 < len(watches) and self._deadline(watches[index]) >= watches[index + 1][0]:
+            later = watches.pop(index + 1)  # a late record filled the silence between them
+            watches[index][1:] = (watches[index][1:] + later[1:])[-self.fewer_than :]
+        self._keys[key] = watches[-1]
+        if len(watches) > 1:
+            self._fallen[key] = watches[:-1]
+        else:
+            self._fallen.pop(key, None)
+        return None
+
+    def _insert(self, times: list[int], ts_ms: int) -> None:
         if ts_ms < times[0]:
             times[0] = ts_ms
         recent = times[1:]
         insort(recent, ts_ms)
         times[1:] = recent[-self.fewer_than :]
-        return None
 
     def _deadline(self, times: list[int]) -> int:
         n = self.fewer_than
@@ -161,6 +185,13 @@ class Flatline:
             self._clock_ms = clock_ms
         out = []
         for key in self._timers.pop_due(clock_ms):
+            fallen = self._fallen.get(key, [])
+            while fallen and self._deadline(fallen[0]) + self.grace_ms <= clock_ms:
+                out.append(self._match(key, fallen.pop(0)))
+            if fallen:
+                self._timers.schedule(key, self._deadline(fallen[0]) + self.grace_ms)
+            else:
+                self._fallen.pop(key, None)
             times = self._keys.get(key)
             if times is None:
                 silent_since = self._silent.get(key)
@@ -175,8 +206,12 @@ class Flatline:
             if self.remember_ms:
                 self._silent[key] = deadline
                 self._timers.schedule(key, deadline + self.remember_ms)
-            low = deadline - self.timeframe_ms
-            count = sum(1 for ts in times[1:] if low < ts <= deadline)
-            out.append(FlatlineMatch(key, deadline, count, times[-1]))
+            out.append(self._match(key, times))
         out.sort(key=lambda m: (m.ts_ms, m.key))
         return out
+
+    def _match(self, key: str, times: list[int]) -> FlatlineMatch:
+        deadline = self._deadline(times)
+        low = deadline - self.timeframe_ms
+        count = sum(1 for ts in times[1:] if low < ts <= deadline)
+        return FlatlineMatch(key, deadline, count, times[-1])

@@ -136,3 +136,24 @@ def test_a_silence_is_remembered_only_remember_ms() -> None:
     plain.add("a", 0)
     plain.due(60_000)
     assert plain.add("a", 100_000) is None and len(plain) == 1  # nothing remembered
+
+
+def test_a_silence_stands_when_the_key_sends_again_before_it_is_judged() -> None:
+    core = Flatline(1, 5 * S, grace_ms=10 * S)
+    core.add("h", 0)
+    core.add("h", 10 * S)  # silent from 5s: its judgement waits for the clock at 15s
+    assert [m.ts_ms for m in core.due(14 * S)] == []
+    assert [(m.ts_ms, m.last_ts_ms) for m in core.due(16 * S)] == [(5 * S, 0)]
+    assert [m.ts_ms for m in core.due(26 * S)] == [15 * S]  # and the next silence
+
+
+def test_a_late_record_within_grace_fills_a_silence() -> None:
+    core = Flatline(1, 5 * S, grace_ms=10 * S)
+    core.add("h", 0)
+    core.add("h", 10 * S)
+    core.add("h", 5 * S)  # late, within grace: no gap longer than 5s any more
+    assert [m.ts_ms for m in core.due(25 * S)] == [15 * S]
+    core.add("h", 30 * S)
+    core.add("h", 40 * S)
+    core.add("h", 33 * S)  # late, but 33s to 40s is a gap of 7s: the silence at 38s stands
+    assert [m.ts_ms for m in core.due(60 * S)] == [38 * S, 45 * S]
