@@ -8,7 +8,10 @@
   reported when the clock passes the moment the count fell below ``b`` (plus
   ``grace_ms``), as :mod:`processors.counting`'s flatline does for records; the key is
   then forgotten until its next record. A key is not judged before it has been seen
-  for ``T``.
+  for ``T``. A record after that moment does not undo the drop before it, even if it
+  arrives before the drop is judged (within ``grace_ms``): the key's values until then
+  wait for their judgement in ``_fallen``, and the key is watched afresh from the
+  record; a late record that fills the drop joins the two again.
 
 **Exact with a cap, no estimate needed.** Per key we keep each value's last sighting,
 most recent last, and at most ``a + 1`` (for ``above``) or ``b`` (for ``below``) of
@@ -65,14 +68,16 @@ class Cardinality:
         self.grace_ms = grace_ms
         self.cap = max(above + 1 if above is not None else 0, below or 0)
         self._keys: dict[str, _Values] = {}
+        self._fallen: dict[str, list[_Values]] = {}  # drops not judged yet, oldest first
         self._timers = Timers.for_timeframe(timeframe_ms)
         self._clock_ms = _NO_TIME
 
     def __len__(self) -> int:
-        return len(self._keys)
+        return len(self._keys) + sum(map(len, self._fallen.values()))
 
     def values_held(self) -> int:
-        return sum(len(v.seen) for v in self._keys.values())
+        fallen = (v for each in self._fallen.values() for v in each)
+        return sum(len(v.seen) for v in (*self._keys.values(), *fallen))
 
     def add(self, key: str, ts_ms: int, value: str) -> CardinalityMatch | None:
         """One sighting of ``value`` (text; the caller leaves out missing values)."""
@@ -82,7 +87,9 @@ class Cardinality:
         if values is None:
             values = self._keys[key] = _Values(ts_ms)
             self._timers.schedule(key, ts_ms + self.timeframe_ms + self.grace_ms)
-        elif ts_ms < values.first_ms:
+        elif self.below is not None:
+            values = self._watch(key, values, ts_ms)
+        if ts_ms < values.first_ms:
             values.first_ms = ts_ms
         values.newest_ms = max(values.newest_ms, ts_ms)
         seen = values.seen
@@ -96,6 +103,8 @@ class Cardinality:
             seen.popitem(last=False)
         while len(seen) > self.cap:
             seen.popitem(last=False)
+        if key in self._fallen:
+            self._join(key)
         if self.above is not None and len(seen) > self.above:
             low = ts_ms - self.timeframe_ms
             distinct = sum(1 for seen_ms in seen.values() if low <= seen_ms <= ts_ms)
@@ -103,6 +112,36 @@ class Cardinality:
                 seen.clear()
                 return CardinalityMatch(key, ts_ms, distinct, "above")
         return None
+
+    def _watch(self, key: str, current: _Values, ts_ms: int) -> _Values:
+        """The values a record of ``key`` joins: those of the drop it comes before, or,
+        when the count fell below ``below`` before it, a fresh watch of the key."""
+        watches = [*self._fallen.get(key, []), current]
+        for values in watches:
+            if ts_ms <= self._deadline(values):
+                return values
+        self._fallen.setdefault(key, []).append(current)  # that drop stands
+        fresh = self._keys[key] = _Values(ts_ms)
+        self._timers.schedule(key, ts_ms + self.timeframe_ms + self.grace_ms)
+        return fresh
+
+    def _join(self, key: str) -> None:
+        """Join the watches of ``key`` between which a late record filled the drop."""
+        watches = [*self._fallen.pop(key), self._keys[key]]
+        joined = [watches[0]]
+        for values in watches[1:]:
+            earlier = joined[-1]
+            if self._deadline(earlier) < values.first_ms:
+                joined.append(values)
+                continue
+            earlier.newest_ms = max(earlier.newest_ms, values.newest_ms)
+            for digest, seen_ms in values.seen.items():
+                earlier.seen[digest] = max(seen_ms, earlier.seen.get(digest, seen_ms))
+            ordered = sorted(earlier.seen.items(), key=lambda item: item[1])[-self.cap :]
+            earlier.seen = OrderedDict(ordered)
+        self._keys[key] = joined[-1]
+        if len(joined) > 1:
+            self._fallen[key] = joined[:-1]
 
     def _deadline(self, values: _Values) -> int:
         """When ``below`` would be reported without further records; else when the key
@@ -120,6 +159,13 @@ class Cardinality:
             self._clock_ms = clock_ms
         out: list[CardinalityMatch] = []
         for key in self._timers.pop_due(clock_ms):
+            fallen = self._fallen.get(key, [])
+            while fallen and self._deadline(fallen[0]) + self.grace_ms <= clock_ms:
+                out.append(self._below_match(key, fallen.pop(0)))
+            if fallen:
+                self._timers.schedule(key, self._deadline(fallen[0]) + self.grace_ms)
+            else:
+                self._fallen.pop(key, None)
             values = self._keys.get(key)
             if values is None:
                 continue
@@ -129,8 +175,12 @@ class Cardinality:
                 continue
             del self._keys[key]
             if self.below is not None:
-                low = deadline - self.timeframe_ms
-                distinct = sum(1 for t in values.seen.values() if low < t <= deadline)
-                out.append(CardinalityMatch(key, deadline, distinct, "below"))
+                out.append(self._below_match(key, values))
         out.sort(key=lambda m: (m.ts_ms, m.key))
         return out
+
+    def _below_match(self, key: str, values: _Values) -> CardinalityMatch:
+        deadline = self._deadline(values)
+        low = deadline - self.timeframe_ms
+        distinct = sum(1 for t in values.seen.values() if low < t <= deadline)
+        return CardinalityMatch(key, deadline, distinct, "below")

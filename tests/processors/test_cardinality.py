@@ -74,3 +74,19 @@ def test_above_only_forgets_a_key_a_timeframe_after_its_last_value() -> None:
     core.add("k", 0, "a")
     assert core.due(M - 1) == [] and len(core) == 1
     assert core.due(M) == [] and len(core) == 0
+
+
+def test_a_drop_below_stands_when_the_key_sends_again_before_it_is_judged() -> None:
+    core = Cardinality(M, above=None, below=1, grace_ms=30 * S)
+    core.add("k", 0, "a")
+    core.add("k", 80 * S, "a")  # nothing from 0 to 80s: the drop at 1m stands
+    assert [(m.ts_ms // S, m.distinct) for m in core.due(95 * S)] == [(60, 0)]
+    assert [m.ts_ms // S for m in core.due(200 * S)] == [140]
+
+
+def test_a_late_value_within_grace_fills_a_drop() -> None:
+    core = Cardinality(M, above=None, below=1, grace_ms=30 * S)
+    core.add("k", 0, "a")
+    core.add("k", 80 * S, "a")
+    core.add("k", 50 * S, "b")  # late, within grace: 50s to 80s, no drop before 80s
+    assert [m.ts_ms // S for m in core.due(200 * S)] == [140]
