@@ -15,8 +15,9 @@ previous window:
   must be at or before the previous window's start.
 
 Memory per key: its first record's time, its last evaluated window and count, and the
-counts of its open windows (usually one). After a window with no record the key is
-forgotten; its next record starts it afresh (inactive again for two windows). A record
+counts and earliest record times of its open windows (usually one). After a window
+with no record the key is forgotten, even when a record for a later window came
+within grace: its next record starts it afresh (inactive again for two windows). A record
 for a window already evaluated is late: not counted (:attr:`Spike.late`).
 """
 
@@ -41,13 +42,14 @@ class SpikeMatch:
 
 
 class _Series:
-    __slots__ = ("evaluated_count", "evaluated_start", "first_ms", "open")
+    __slots__ = ("earliest", "evaluated_count", "evaluated_start", "first_ms", "open")
 
     def __init__(self, first_ms: int) -> None:
         self.first_ms = first_ms
         self.evaluated_start: int | None = None
         self.evaluated_count = 0
         self.open: dict[int, int] = {}  # window start -> records
+        self.earliest: dict[int, int] = {}  # window start -> its earliest record's time
 
 
 class Spike:
@@ -88,6 +90,7 @@ class Spike:
             return False
         elif ts_ms < series.first_ms:
             series.first_ms = ts_ms
+        series.earliest[start] = min(ts_ms, series.earliest.get(start, ts_ms))
         count = series.open.get(start)
         if count is None:
             series.open[start] = 1
@@ -114,6 +117,7 @@ class Spike:
                     self._timers.schedule(key, start + size + grace)
                     break
                 count = series.open.pop(start, 0)
+                series.earliest.pop(start, None)
                 if series.evaluated_start is not None and series.first_ms <= start - size:
                     match = self._compare(key, start, count, series.evaluated_count)
                     if match is not None:
@@ -122,8 +126,16 @@ class Spike:
                 if count == 0 and not series.open:
                     del self._series[key]
                     series = None
+                elif count == 0:  # forgotten all the same: a later window starts it afresh
+                    series = self._restart(key, series)
         out.sort(key=lambda m: (m.end_ms, m.key))
         return out
+
+    def _restart(self, key: str, old: _Series) -> _Series:
+        """The key seen afresh from the records of its open windows (inactive again)."""
+        series = self._series[key] = _Series(min(old.earliest.values()))
+        series.open, series.earliest = old.open, old.earliest
+        return series
 
     def _compare(self, key: str, start: int, count: int, previous: int) -> SpikeMatch | None:
         if previous < self.min_previous or count < self.min_current:

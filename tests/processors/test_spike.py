@@ -73,3 +73,13 @@ def test_a_key_holds_its_open_windows_only_and_is_forgotten_after_an_empty_one()
     assert len(core) == 10_000
     core.due(2 * M)  # minute 0 judged, minute 1 empty: forgotten
     assert len(core) == 0
+
+
+def test_a_key_is_forgotten_after_an_empty_window_even_with_a_later_one_open() -> None:
+    core = Spike(M, 1.5, "up", min_previous=0, min_current=0, grace_ms=M)
+    core.add("k", 0)  # minute 0
+    core.add("k", 2 * M)  # minute 2, before minute 1 (empty) is judged
+    # Minute 1 had no record: the key starts afresh at minute 2 and is inactive there,
+    # so minute 2 (1 record) does not spike against minute 1 (0).
+    assert core.due(10 * M) == []
+    assert len(core) == 0
