@@ -11,7 +11,8 @@
   for ``T``. A record after that moment does not undo the drop before it, even if it
   arrives before the drop is judged (within ``grace_ms``): the key's values until then
   wait for their judgement in ``_fallen``, and the key is watched afresh from the
-  record; a late record that fills the drop joins the two again.
+  record; so is a late record before a watch, and a late record that fills the drop
+  between two watches joins them.
 
 **Exact with a cap, no estimate needed.** Per key we keep each value's last sighting,
 most recent last, and at most ``a + 1`` (for ``above``) or ``b`` (for ``below``) of
@@ -19,9 +20,8 @@ them, evicting the least recently seen. That is enough to answer exactly: more t
 ``a`` distinct values within ``T`` means the ``a + 1`` most recently seen are all within
 ``T``; fewer than ``b`` means the ``b``-th most recently seen is not. So a key costs
 at most ``max(a + 1, b)`` entries (a 64-bit hash of the value and a time, about 120
-bytes each) whatever the field's real cardinality. "Most recently seen" is in arrival
-order; with records of one key out of time order the answer is exact for the order in
-which they arrived.
+bytes each) whatever the field's real cardinality. "Most recently seen" is in event
+time: a late sighting takes its place by its time (a sort of at most the cap).
 """
 
 from __future__ import annotations
@@ -98,6 +98,8 @@ class Cardinality:
         if last is None or ts_ms > last:
             seen[digest] = ts_ms
             seen.move_to_end(digest)
+            if ts_ms < values.newest_ms:  # a late sighting: keep them in event-time order
+                values.seen = seen = OrderedDict(sorted(seen.items(), key=lambda item: item[1]))
         low = values.newest_ms - self.timeframe_ms
         while seen and next(iter(seen.values())) < low:
             seen.popitem(last=False)
@@ -117,11 +119,17 @@ class Cardinality:
         """The values a record of ``key`` joins: those of the drop it comes before, or,
         when the count fell below ``below`` before it, a fresh watch of the key."""
         watches = [*self._fallen.get(key, []), current]
-        for values in watches:
-            if ts_ms <= self._deadline(values):
-                return values
-        self._fallen.setdefault(key, []).append(current)  # that drop stands
-        fresh = self._keys[key] = _Values(ts_ms)
+        position = next(
+            (i for i, values in enumerate(watches) if ts_ms <= self._deadline(values)), None
+        )
+        if position is not None and ts_ms >= watches[position].first_ms:
+            return watches[position]
+        # After a drop that stands, or before a watch (and after any drop before it): a
+        # watch of its own, which _join joins to the next if the record fills the drop.
+        fresh = _Values(ts_ms)
+        watches.insert(len(watches) if position is None else position, fresh)
+        self._keys[key] = watches[-1]
+        self._fallen[key] = watches[:-1]
         self._timers.schedule(key, ts_ms + self.timeframe_ms + self.grace_ms)
         return fresh
 

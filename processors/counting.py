@@ -108,7 +108,8 @@ class Flatline:
     record. A record after the deadline does not undo the silence before it, even if
     it arrives before the silence is judged (within ``grace``): that watch waits for
     its judgement in ``_fallen`` while the key is watched afresh from the record; a
-    late record that fills the silence joins the two watches again.
+    late record before a watch starts one of its own, and a late record that fills the
+    silence between two watches joins them.
 
     With ``remember_ms`` (the longest ``verify.after`` of the rule's actions), a silence
     is remembered that long after its match: a record of the key within it ends the
@@ -155,7 +156,11 @@ class Flatline:
             self._keys[key] = [ts_ms, ts_ms]
             self._timers.schedule(key, self._deadline([ts_ms, ts_ms]) + self.grace_ms)
             return None
-        self._insert(watches[index], ts_ms)
+        if ts_ms < watches[index][0]:  # before the watch, after any silence before it
+            watches.insert(index, [ts_ms, ts_ms])
+            self._timers.schedule(key, self._deadline([ts_ms, ts_ms]) + self.grace_ms)
+        else:
+            self._insert(watches[index], ts_ms)
         while index + 1 < len(watches) and self._deadline(watches[index]) >= watches[index + 1][0]:
             later = watches.pop(index + 1)  # a late record filled the silence between them
             watches[index][1:] = (watches[index][1:] + later[1:])[-self.fewer_than :]

@@ -90,3 +90,19 @@ def test_a_late_value_within_grace_fills_a_drop() -> None:
     core.add("k", 80 * S, "a")
     core.add("k", 50 * S, "b")  # late, within grace: 50s to 80s, no drop before 80s
     assert [m.ts_ms // S for m in core.due(200 * S)] == [140]
+
+
+def test_a_late_value_before_a_drop_starts_a_watch_of_its_own() -> None:
+    core = Cardinality(5 * S, above=None, below=1, grace_ms=30 * S)
+    core.add("k", 10 * S, "a")
+    core.add("k", 0, "a")  # late, within grace: no value from 5s to 10s
+    assert [m.ts_ms // S for m in core.due(60 * S)] == [5, 15]
+
+
+def test_the_values_kept_are_the_most_recently_seen_in_event_time() -> None:
+    core = Cardinality(5 * S, above=None, below=2, grace_ms=30 * S)
+    core.add("k", 0, "ana")
+    core.add("k", 1 * S, "ana")
+    core.add("k", 0, "root")  # late: seen before ana's last sighting
+    core.add("k", 1 * S, "svc")  # ana and svc are the two most recent, until 6s
+    assert [(m.ts_ms // S, m.distinct) for m in core.due(60 * S)] == [(6, 0)]

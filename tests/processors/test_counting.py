@@ -157,3 +157,10 @@ def test_a_late_record_within_grace_fills_a_silence() -> None:
     core.add("h", 40 * S)
     core.add("h", 33 * S)  # late, but 33s to 40s is a gap of 7s: the silence at 38s stands
     assert [m.ts_ms for m in core.due(60 * S)] == [38 * S, 45 * S]
+
+
+def test_a_late_record_before_a_silence_starts_a_watch_of_its_own() -> None:
+    core = Flatline(1, 5 * S, grace_ms=30 * S)
+    core.add("h", 10 * S)
+    core.add("h", 0)  # late, within grace: silent from 5s to 10s
+    assert [m.ts_ms for m in core.due(60 * S)] == [5 * S, 15 * S]
