@@ -4,14 +4,19 @@ A tokenizer, a recursive-descent parser into tuples and a tree-walking evaluator
 README settles is decided here; what it leaves open raises :class:`Unsettled`, so that a
 differential test can set the case aside instead of asserting a guess:
 
-- a missing field is null; a comparison with null is false, except ``!=``, which holds
-  unless both sides are null (the README's "missing" idiom is ``not (field != null)``);
-- ``matches`` is RE2: the README does not say whether the pattern must match the whole
-  string, so a pattern for which search and full match disagree is unsettled;
+- a missing field is null; a comparison with null is false, except ``!=`` (true when
+  the other side is not null) and ``not in`` (a missing field is in no list; a missing
+  list: false);
+- values of different types are never equal; only numbers order with numbers and
+  strings with strings, anything else is false; booleans are not numbers;
+- arithmetic on anything but two numbers, or a division by zero, is null;
+- ``and``, ``or``, ``not`` read null, 0 and "" as false;
+- ``matches`` finds the pattern anywhere in the string;
 - comparing an array field holds when any element satisfies the comparison (``in``,
-  ``startswith``, ``matches`` alike); ``x in array_field`` is membership;
-- mixed types, ``not in`` with null, ``!=`` against an array, arithmetic on strings or
-  null divisors, and logic on non-booleans are unsettled.
+  ``startswith``, ``matches`` alike), ``!=`` and ``not in`` when no element does;
+  ``x in array_field`` is membership;
+- string operators on non-strings, ``%`` of negative numbers and logic on lists are
+  unsettled.
 
 Precedence is the usual one (or < and < not < comparison < ``+ -`` < ``* / %``).
 """
@@ -264,9 +269,15 @@ def truth(node: Node, record: Mapping[str, Any]) -> bool:
 
 
 def _boolean(value: Any) -> bool:
+    """ "`and`, `or` and `not` read `null`, `0` and `""` as false"; other numbers and
+    strings as true."""
     if isinstance(value, bool):
         return value
-    raise Unsettled(f"logic on a non-boolean value {value!r}")
+    if value is None or value == "" or (_number(value) and value == 0):
+        return False
+    if _number(value) or isinstance(value, str):
+        return True
+    raise Unsettled(f"logic on {value!r}")
 
 
 def _number(value: Any) -> bool:
@@ -274,12 +285,10 @@ def _number(value: Any) -> bool:
 
 
 def _arith(op: str, left: Any, right: Any) -> Any:
-    if left is None or right is None:
-        raise Unsettled("arithmetic with null")
     if not (_number(left) and _number(right)):
-        raise Unsettled(f"arithmetic on {left!r} and {right!r}")
+        return None  # "arithmetic on anything but two numbers … gives null"
     if op in ("/", "%") and right == 0:
-        raise Unsettled("division by zero")
+        return None
     if op == "%" and (left < 0 or right < 0):
         raise Unsettled("% of negative numbers")
     operations: dict[str, Callable[[Any, Any], Any]] = {
@@ -296,8 +305,10 @@ def compare(op: str, left: Any, right: Any) -> bool:
     if op in ("in", "not in"):
         return _membership(op, left, right)
     if isinstance(left, list):
-        if op == "!=":
-            raise Unsettled("!= against an array field")
+        if op == "contains":  # "on an array keeps its meaning of membership"
+            return _member(right, left)
+        if op == "!=":  # "the negations hold when no element does"
+            return not any(compare("==", item, right) for item in left)
         return any(compare(op, item, right) for item in left)
     if left is None or right is None:
         return op == "!=" and not (left is None and right is None)
@@ -310,14 +321,11 @@ def compare(op: str, left: Any, right: Any) -> bool:
             return left.endswith(right)
         if op == "contains":
             return right in left
-        searched = re.search(right, left) is not None
-        if searched != (re.fullmatch(right, left) is not None):
-            raise Unsettled("matches: the README does not say if the whole string must match")
-        return searched
+        return re.search(right, left) is not None  # "anywhere in the string"
     if type(left) is not type(right) and not (_number(left) and _number(right)):
-        raise Unsettled(f"{left!r} {op} {right!r}: different types")
+        return op == "!="  # "different types are never equal", nor ordered
     if isinstance(left, bool) and op not in ("==", "!="):
-        raise Unsettled("ordering booleans")
+        return False  # "booleans are not numbers": they do not order
     return {
         "==": left == right,
         "!=": left != right,
@@ -329,16 +337,15 @@ def compare(op: str, left: Any, right: Any) -> bool:
 
 
 def _membership(op: str, left: Any, right: Any) -> bool:
-    if left is None or right is None:
-        if op == "not in":
-            raise Unsettled("not in with null")
-        return False
+    if right is None:
+        return False  # "a missing list: false"
+    if left is None:
+        return op == "not in"  # "a missing field is in no list"
     if not isinstance(right, list):
         raise Unsettled(f"in on {right!r}, not a list")
     if isinstance(left, list):
-        if op == "not in":
-            raise Unsettled("an array field not in a list")
-        return any(_member(item, right) for item in left)
+        found = any(_member(item, right) for item in left)
+        return found if op == "in" else not found  # "not in": no element is in it
     found = _member(left, right)
     return found if op == "in" else not found
 
@@ -346,9 +353,7 @@ def _membership(op: str, left: Any, right: Any) -> bool:
 def _member(value: Any, values: list[Any]) -> bool:
     for item in values:
         if type(item) is not type(value) and not (_number(item) and _number(value)):
-            if item is None or value is None:
-                continue
-            raise Unsettled(f"{value!r} in a list holding {item!r}: different types")
+            continue  # "values of different types are never equal"
         if item == value:
             return True
     return False
