@@ -177,13 +177,18 @@ def verify_due(
     """Verifications whose time came by the partition's event clock ``clock_ms``,
     without waiting for a signal of their alert (a lost heartbeat sends none): each
     escalates if the condition still holds (:meth:`_Alert.still_holds`), else the action
-    worked. The shell calls it with every batch, and the offline runner as time passes."""
+    worked. Windowed rules excepted: their windows settle their checks (:meth:`decide`).
+    The shell calls it with every batch, and the offline runner as time passes."""
     outcome = Outcome()
     ctx = context if context is not None else DecisionContext()
     for key in sorted(set(store.verifying.values())):
         saved = store.get(key)
         rule = rulebook.rules.get(str(saved.get("rule_id"))) if saved else None
-        if saved is None or rule is None:
+        if saved is None or rule is None or rule.spec_id is not None:
+            # A windowed alert's own windows settle its checks, in its event time: they
+            # keep coming until it resolves, while this clock, the newest signal of
+            # any rule and series, may be ahead of them (a longer grace, another input
+            # partition) and would judge the alert by a state it has left.
             continue
         pending = saved.get("verify") or {}
         if not any(entry["due_ms"] <= clock_ms for entry in pending.values()):

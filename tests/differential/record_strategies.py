@@ -1,6 +1,7 @@
 """Rules on single records (no window) from the grammar of rules/README.md, with what
 trips rule authors: ECS arrays and missing fields, macros and lists, exceptions in both
-forms, ``keep_firing_for``, ``cooldown``; and security and log records for them.
+forms, ``keep_firing_for``, ``cooldown``, verified heals; and security and log records
+for them.
 
 Event times are whole seconds; records mostly come in time order, some out of it.
 """
@@ -12,6 +13,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from tests.differential.runs import T0
+from tests.differential.strategies import verified_heal
 
 S = 1000
 IPS = ["10.0.0.1", "10.0.0.2", "203.0.113.9"]
@@ -118,6 +120,8 @@ def record_rule(draw: st.DrawFn, rule_id: str) -> Rule:
         actions[0]["cooldown"] = cooldown
     if draw(st.booleans()):
         actions.append({"type": "incident", "cooldown": draw(st.sampled_from(["10s", "1m"]))})
+    if draw(st.booleans()):
+        actions.append(draw(verified_heal()))
     rule["actions"] = actions
     return rule
 

@@ -105,7 +105,21 @@ def windowed_metric_rule(draw: st.DrawFn, rule_id: str) -> Rule:
     if keep is not None:
         rule["keep_firing_for"] = keep
     rule["group_by"] = group_by
+    if draw(st.booleans()):
+        rule["actions"] = [{"type": "alert"}, draw(verified_heal())]
     return rule
+
+
+@st.composite
+def verified_heal(draw: st.DrawFn) -> dict[str, Any]:
+    """A heal verified ``after`` a while, escalating to an incident."""
+    after = draw(st.sampled_from(["5s", "20s", "30s", "1m", "90s"]))
+    heal: dict[str, Any] = {"type": draw(st.sampled_from(["heal", "scale"]))}
+    heal["verify"] = {"after": after, "escalate": {"type": "incident"}}
+    cooldown = draw(st.sampled_from([None, "30s", "2m"]))
+    if cooldown is not None:
+        heal["cooldown"] = cooldown
+    return heal
 
 
 @st.composite

@@ -27,7 +27,7 @@ from tests.reference.alerts import FIRING, RESOLVED, MatchAlert, WindowedAlert
 from tests.reference.expressions import Unsettled, evaluate, lookup, truth
 from tests.reference.noise import ActionGate
 from tests.reference.rule_types import TypedRule, typed_rule
-from tests.reference.rulefile import SOURCE_OF_ROLE, Rule, read_rules
+from tests.reference.rulefile import SOURCE_OF_ROLE, Action, Rule, read_rules
 from tests.reference.windows import Between, Entry, stats, window_starts
 
 Group = tuple[tuple[str, str], ...]
@@ -63,6 +63,19 @@ class _Due:
     ts_ms: int
 
 
+@dataclass(frozen=True)
+class _Evaluation:
+    """One evaluation of an alert, for the closed loop: a window's end (or a match's
+    time), whether the condition held, whether the alert fires afterwards."""
+
+    ts_ms: int
+    holds: bool
+    firing: bool
+
+
+Timeline = dict[tuple[str, Group], list[_Evaluation]]
+
+
 def interpret(
     files: list[Mapping[str, Any]],
     records: Iterable[tuple[str, Mapping[str, Any]]],
@@ -78,6 +91,7 @@ def interpret(
         rule.id: typed_rule(rule) for rule in rules if rule.type != "threshold"
     }
     due: list[_Due] = []
+    timeline: Timeline = {}
     for arrival, (role, record) in enumerate(records):
         source = SOURCE_OF_ROLE[role]
         ts_ms = int(record["ts"])
@@ -96,6 +110,9 @@ def interpret(
             if rule.window is None:
                 if truth(rule.condition, fields):
                     alert = matched.setdefault((rule.id, group), MatchAlert(rule.keep_firing_ms))
+                    timeline.setdefault((rule.id, group), []).append(
+                        _Evaluation(ts_ms, holds=True, firing=True)
+                    )
                     if alert.match(ts_ms) == FIRING:
                         due.append(_Due(rule, group, FIRING, ts_ms))
                 continue
@@ -109,11 +126,11 @@ def interpret(
     for rule in rules:
         if rule.window is not None:
             for group, each in series[rule.id].items():
-                due.extend(_evaluate(rule, group, each, until_ms))
+                due.extend(_evaluate(rule, group, each, until_ms, timeline))
         if rule.id in typed:
             for ts, group in typed[rule.id].finish(until_ms, latest.get(_role(rule.source))):
                 due.append(_Due(rule, group, FIRING, ts))
-    return sorted(a for a in _send(due) if a.ts_ms <= until_ms)
+    return sorted(a for a in _send(due, timeline) if a.ts_ms <= until_ms)
 
 
 def group_of(rule: Rule, fields: Mapping[str, Any]) -> Group:
@@ -154,7 +171,9 @@ def _number(rule: Rule, fields: Mapping[str, Any]) -> float:
     raise Unsettled(f"a window value of {value!r}")
 
 
-def _evaluate(rule: Rule, group: Group, series: _Series, until_ms: int) -> list[_Due]:
+def _evaluate(
+    rule: Rule, group: Group, series: _Series, until_ms: int, timeline: Timeline
+) -> list[_Due]:
     """Every window of the series from its first to the last ending by ``until_ms``,
     empty ones included ("a series that stops sending produces empty windows")."""
     assert rule.window is not None
@@ -171,6 +190,7 @@ def _evaluate(rule: Rule, group: Group, series: _Series, until_ms: int) -> list[
         # condition that would hold on count 0 (count < 5).
         active = bool(inside) and _condition(rule, group, values)
         status = alert.evaluate(start, end, active)
+        timeline.setdefault((rule.id, group), []).append(_Evaluation(end, active, alert.firing))
         if status is not None:
             out.append(_Due(rule, group, status, end))
         start += window.hop_ms
@@ -206,9 +226,10 @@ def _set(context: dict[str, Any], path: str, value: Any) -> None:
     node[last] = value
 
 
-def _send(due: list[_Due]) -> list[ExpectedAction]:
+def _send(due: list[_Due], timeline: Timeline) -> list[ExpectedAction]:
     """Noise control per alert, in event time: firing actions pass their cooldown or
-    realert; a resolved notification goes only for alert actions whose firing went out."""
+    realert; a resolved notification goes only for alert actions whose firing went out;
+    a verified action that went out may escalate (:func:`_escalation`)."""
     out: list[ExpectedAction] = []
     gates: dict[tuple[str, Group, int], ActionGate] = {}
     went_out: dict[tuple[str, Group], list[int]] = {}
@@ -221,9 +242,38 @@ def _send(due: list[_Due]) -> list[ExpectedAction]:
                 if gate.passes(item.ts_ms):
                     sent.append(index)
                     out.append(ExpectedAction(rule.id, group, action.type, FIRING, item.ts_ms))
+                    history = timeline.get((rule.id, group), [])
+                    escalation = _escalation(rule, group, action, item.ts_ms, history)
+                    if escalation is not None:
+                        out.append(escalation)
             went_out[(rule.id, group)] = sent
         else:
             for index in went_out.pop((rule.id, group), []):
                 if rule.actions[index].type == "alert":
                     out.append(ExpectedAction(rule.id, group, "alert", RESOLVED, item.ts_ms))
     return out
+
+
+def _escalation(
+    rule: Rule, group: Group, action: Action, sent_ms: int, history: list[_Evaluation]
+) -> ExpectedAction | None:
+    """rules/README.md "Closed loop": a verified action "escalates once: if the condition
+    still holds `after` the action", checked on time. Still holds: for a windowed rule,
+    "the alert still fires and its last window ending by then was true" ("a verification
+    ends with its alert": a resolution in between settles it); for a rule on single
+    records, "the rule matched again after the heal". The escalation's time is the
+    check's."""
+    if action.verify_after_ms is None or action.escalate_type is None:
+        return None
+    due_ms = sent_ms + action.verify_after_ms
+    since = [e for e in history if sent_ms < e.ts_ms <= due_ms]
+    if rule.window is not None:
+        upto = [e for e in history if e.ts_ms <= due_ms]
+        if not upto or not all(e.firing for e in since):
+            return None
+        still = upto[-1].holds and upto[-1].firing
+    else:
+        still = bool(since)
+    if not still:
+        return None
+    return ExpectedAction(rule.id, group, action.escalate_type, FIRING, due_ms)

@@ -55,6 +55,8 @@ class Action:
     type: str
     cooldown_ms: int = 0
     realert: tuple[int, int] | None = None  # (initial, max) in ms
+    verify_after_ms: int | None = None  # verify: after
+    escalate_type: str | None = None  # verify: escalate: type
 
 
 @dataclass(frozen=True)
@@ -148,8 +150,11 @@ def _exception(item: str | Mapping[str, Any], definitions: Definitions) -> Node:
 
 def _action(spec: Mapping[str, Any]) -> Action:
     realert = spec.get("realert")
+    verify = spec.get("verify")
     return Action(
         type=spec["type"],
         cooldown_ms=duration_ms(spec["cooldown"]) if "cooldown" in spec else 0,
         realert=(duration_ms(realert["initial"]), duration_ms(realert["max"])) if realert else None,
+        verify_after_ms=duration_ms(verify["after"]) if verify else None,
+        escalate_type=verify["escalate"]["type"] if verify else None,
     )

@@ -59,3 +59,49 @@ def test_an_empty_window_is_false_whatever_the_condition_reads(
         assert got == [("sparse", "firing", 40), ("sparse", "resolved", 210)]
     else:  # only an empty window would have held it
         assert got == []
+
+
+VERIFIED = """
+rules:
+  - id: quick                      # its windows close 10 s after their end
+    source: metric
+    match: name == "http.requests"
+    window: {size: 10s, stat: count}
+    condition: value > 0
+    group_by: [host]
+  - id: patient                    # 30 s after theirs
+    source: metric
+    match: name == "http.requests"
+    window: {size: 5s, stat: count, grace: 30s}
+    condition: value > 0
+    group_by: [host]
+    actions:
+      - type: alert
+      - type: heal
+        verify: {after: 20s, escalate: {type: incident}}
+"""
+
+
+@pytest.mark.parametrize("matcher", ["durable_rules", "compiled"])
+def test_a_verified_heal_is_judged_by_its_own_windows_not_by_a_faster_rules_clock(
+    tmp_path: Path, matcher: MatcherKind
+) -> None:
+    """The heal goes out at 50s, the alert resolves at 60s: nothing to escalate. Before,
+    ``quick``'s window ending at 70s moved the decision clock past the check (50s + 20s)
+    while ``patient``'s windows from 55s on were still open: it escalated at 70s, on the
+    state of 50s, and resolved at 60s after that."""
+    path = tmp_path / "rules.yaml"
+    path.write_text(VERIFIED)
+    loaded = load_rules([path])
+    assert loaded.ok, [str(e) for e in loaded.errors]
+    run = run_offline(
+        compile_rulebook(loaded.rules, matcher=matcher), requests("web-1", range(49, 51))
+    )
+    got = [(a.rule_id, a.type, a.status, (parse_ts_ms(a.ts) - T0) // S) for a in run.actions]
+    assert sorted(got) == [
+        ("patient", "alert", "firing", 50),
+        ("patient", "alert", "resolved", 60),
+        ("patient", "heal", "firing", 50),
+        ("quick", "alert", "firing", 50),
+        ("quick", "alert", "resolved", 70),
+    ]
