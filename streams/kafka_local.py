@@ -241,17 +241,26 @@ def _java_cmd(java: str, libs: Path, config: LocalKafkaConfig, main_class: str) 
     ]
 
 
-def _format_storage(java: str, libs: Path, config: LocalKafkaConfig) -> None:
+def new_cluster_id(draw: Callable[[], bytes] = lambda: uuid.uuid4().bytes) -> str:
+    """A KRaft cluster id as Kafka's ``random-uuid`` makes them (16 random bytes, base64
+    URL-safe, unpadded), never starting with ``-``: ``kafka-storage format -t -x…`` read
+    such an id as an option and failed one first start in 64."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(draw()).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
+def _format_storage(
+    java: str, libs: Path, config: LocalKafkaConfig, cluster_id: str | None = None
+) -> None:
     if (config.data_dir / "data" / "meta.properties").exists():
         return
-    cluster_id = "-"
-    while cluster_id.startswith("-"):  # the tool would read it as an option (1 in 64)
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
     cmd = [
         *_java_cmd(java, libs, config, STORAGE_TOOL_CLASS),
         "format",
         "-t",
-        cluster_id,
+        cluster_id or new_cluster_id(),
         "-c",
         str(config.properties_file),
         "--ignore-formatted",

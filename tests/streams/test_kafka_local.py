@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import stat
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -81,3 +82,35 @@ def test_config_defaults_follow_settings(monkeypatch: pytest.MonkeyPatch, tmp_pa
 
 def test_pinned_version_is_kafka_4() -> None:
     assert kafka_local.kafka_version().startswith("4.")
+
+
+# 0xF8 in the first byte: base64 starts with "-" (62), as 1 id in 64 does.
+DASH_FIRST = b"\xf8" + bytes(15)
+
+
+def test_a_cluster_id_never_starts_with_a_dash() -> None:
+    draws = iter([DASH_FIRST, DASH_FIRST, bytes(range(16))])
+    cluster_id = kafka_local.new_cluster_id(lambda: next(draws))
+    assert cluster_id == "AAECAwQFBgcICQoLDA0ODw"
+    assert kafka_local.new_cluster_id().isascii()  # uuid4's own draw
+
+
+@pytest.mark.integration
+def test_storage_formats_where_a_dash_first_id_failed(tmp_path: Path) -> None:
+    """The real kafka-storage tool (the jars the session's broker uses): the id drawn
+    first would have been read as an option; the id we give it formats."""
+    config = kafka_local.LocalKafkaConfig.from_settings(load_settings())
+    config = replace(config, data_dir=tmp_path / "kafka")
+    java, libs = kafka_local.find_java(), kafka_local.provision(config)
+    config.data_dir.mkdir(parents=True)
+    config.properties_file.write_text(kafka_local._server_properties(config))
+    (config.data_dir / "log4j2.properties").write_text(kafka_local._log4j_properties())
+    dash_first = kafka_local.base64.urlsafe_b64encode(DASH_FIRST).rstrip(b"=").decode()
+    with pytest.raises(kafka_local.KafkaLocalError, match="cluster-id"):
+        kafka_local._format_storage(java, libs, config, cluster_id=dash_first)
+    draws = iter([DASH_FIRST, bytes(range(16))])
+    kafka_local._format_storage(java, libs, config, kafka_local.new_cluster_id(lambda: next(draws)))
+    assert (
+        "cluster.id=AAECAwQFBgcICQoLDA0ODw"
+        in (config.data_dir / "data" / "meta.properties").read_text()
+    )
