@@ -217,7 +217,7 @@ class RuleSource:
         matcher's regex), 1-based."""
         in_key = "[key]" in loc
         loc = [p for p in loc if not (isinstance(p, str) and "[" in p)]  # "[key]", unions
-        pos, found = _locate(self.data, loc)
+        pos, found = locate(self.data, loc)
         if column is not None:
             parent = _node_at(self.data, loc[:-1])
             if parent is not None and loc:
@@ -285,7 +285,7 @@ def _written(position: Any, key: str | int) -> tuple[int, int] | None:
     return (found[0], found[1]) if found is not None else None
 
 
-def _locate(data: Any, loc: Sequence[int | str]) -> tuple[tuple[int, int], list[str]]:
+def locate(data: Any, loc: Sequence[int | str]) -> tuple[tuple[int, int], list[str]]:
     """Where the deepest YAML node on ``loc`` is written, and the keys of ``loc`` found
     in the YAML (a name pydantic adds that the YAML lacks, such as a union tag, is
     skipped)."""

@@ -9,18 +9,25 @@ ids exist (with "did you mean"), expected groups use the rule's ``group_by`` fie
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 from pydantic import ValidationError
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.comments import CommentedMap
 
 from processors.engine.loader import LoadResult
 from processors.engine.model import Rule
-from processors.engine.rule_errors import RuleError, RuleSource, did_you_mean, key_pos, node_pos
+from processors.engine.rule_errors import (
+    RuleError,
+    RuleSource,
+    did_you_mean,
+    key_pos,
+    locate,
+    node_pos,
+)
 from processors.engine.yaml_files import read_yaml
 from processors.ids import stable_id
 from processors.routing import series_key
@@ -128,7 +135,7 @@ def _validation_errors(
     out = []
     for error in exc.errors(include_url=False):
         loc = [*prefix, *(p for p in error["loc"] if not (isinstance(p, str) and "[" in p))]
-        pos, found = _locate(source.data, loc)
+        pos, found = locate(source.data, loc)
         key = str(loc[-1]) if loc else ""
         if error["type"] == "extra_forbidden":
             parent = next((p for p in reversed(loc[:-1]) if isinstance(p, str)), None)
@@ -143,20 +150,6 @@ def _validation_errors(
             message = f"{where}: {text}" if where else text
         out.append(source.error(pos, None, message))
     return out
-
-
-def _locate(data: Any, loc: Sequence[int | str]) -> tuple[tuple[int, int], list[str]]:
-    """Where the deepest YAML node on ``loc`` is written, and the keys of ``loc`` found."""
-    node, pos, found = data, node_pos(data), []
-    for part in loc:
-        if isinstance(node, CommentedMap) and part in node:
-            pos, node = key_pos(node, part), node[part]
-            found.append(str(part))
-        elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
-            pos, node = key_pos(node, part), node[part]
-        else:
-            break
-    return pos, found
 
 
 def _rule_paths(
