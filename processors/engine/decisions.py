@@ -461,10 +461,14 @@ class _Alert:
             held = self._held_back(due)
             if held is not None:
                 return held
+        return self._dry_run() or _GO
+
+    def _dry_run(self) -> _Gate | None:
+        """Recorded, not sent: ``dry_run`` on the rule, or OPSRULES_DRY_RUN."""
         if self.rule.rule.dry_run or self.ctx.dry_run:
             source = "rule" if self.rule.rule.dry_run else "OPSRULES_DRY_RUN"
             return _Gate("dry_run", {"dry_run": source})
-        return _GO
+        return None
 
     def _held_back(self, due: _Due) -> _Gate | None:
         config, index, t_ms = due.config, str(due.index), self.t_ms
@@ -708,10 +712,8 @@ class _Alert:
         due = _Due(entry["index"], esc_config, "firing", "escalation", self.t_ms)
         escalation_id = stable_id(self.rule.id, self.key, action_id, "escalation")
         gate = self._alert_mute()
-        if gate.reason is None and (self.rule.rule.dry_run or self.ctx.dry_run):
-            gate = _Gate(
-                "dry_run", {"dry_run": "rule" if self.rule.rule.dry_run else "OPSRULES_DRY_RUN"}
-            )
+        if gate.reason is None:
+            gate = self._dry_run() or gate
         decision = self._decision(due, escalation_id, escalate.type, gate).model_copy(
             update={"detail": {"escalates": action_id, "why": why}}
         )
@@ -755,17 +757,8 @@ class _Alert:
         was_flapping = bool((self.saved.get("flap") or {}).get("flapping"))
         timing = self.rule.timing
         if now_firing and (not was_firing or flapping != was_flapping or not timing.resolves):
-            since = state.active_since_ms
-            until = None
-            if not timing.resolves and state.last_true_ms is not None:
-                until = state.last_true_ms + timing.keep_firing_for_ms
-            self.outcome.firing_changes[self.key] = FiringAlert(
-                self.key,
-                self.rule.id,
-                self.labels,
-                since if since is not None else int(flap.get("held_since") or self.t_ms),
-                flapping,
-                until_ms=until,
+            self.outcome.firing_changes[self.key] = _as_firing(
+                self.rule, self.key, self.labels, state, flap, self.t_ms
             )
         elif was_firing and not now_firing:
             self.outcome.firing_changes[self.key] = None
@@ -803,19 +796,29 @@ def firing_alert(
     held = bool(flap.get("flapping") and flap.get("held"))
     if state.phase is not Phase.FIRING and not held:
         return None
-    since = state.active_since_ms if state.active_since_ms is not None else flap.get("held_since")
+    spec = rule.rule
+    labels = alert_labels(rule.id, spec.severity, spec.labels, saved["group"])
+    return _as_firing(rule, key, labels, state, flap, 0)
+
+
+def _as_firing(
+    rule: CompiledRule,
+    key: str,
+    labels: dict[str, str],
+    state: AlertState,
+    flap: Mapping[str, Any],
+    default_since_ms: int,
+) -> FiringAlert:
+    """The firing view's entry of an alert that fires (or is held firing while it
+    flaps): since its activation (or the flap's hold); a rule on single records fires
+    until ``keep_firing_for`` after its last match."""
+    since = state.active_since_ms
+    if since is None:
+        since = int(flap.get("held_since") or default_since_ms)
     until = None
     if not rule.timing.resolves and state.last_true_ms is not None:
         until = state.last_true_ms + rule.timing.keep_firing_for_ms
-    spec = rule.rule
-    return FiringAlert(
-        key,
-        rule.id,
-        alert_labels(rule.id, spec.severity, spec.labels, saved["group"]),
-        int(since or 0),
-        bool(flap.get("flapping")),
-        until_ms=until,
-    )
+    return FiringAlert(key, rule.id, labels, since, bool(flap.get("flapping")), until_ms=until)
 
 
 def _evidence(signal: Signal) -> dict[str, Any]:
