@@ -15,7 +15,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from processors.engine.compiler import CompiledRule, CompiledRulebook, WindowFeed, group_text
+from processors.engine.compiler import (
+    CompiledRule,
+    CompiledRulebook,
+    WindowFeed,
+    condition_context,
+    group_text,
+)
 from processors.engine.expressions import Binary, Field, Literal, Node, fields, parse
 from processors.ids import stable_id
 from processors.series_keys import group_values, series_key
@@ -246,16 +252,11 @@ class Router:
         span_ms = feed.spec.empty_windows * feed.spec.hop_ms
         warm_until = self.warm_until_ms.setdefault(result.spec_id, result.end_ms + span_ms)
         wanted = result.end_ms <= warm_until
-        values = result.values
-        context: dict[str, object] | None = None
+        values = {**result.values, "count": float(result.count)}
+        reads_group = self.conditions_read_group[result.spec_id]
+        group = group_of(feed, result.series_key) if reads_group else {}
         for rule in self.feed_rules[result.spec_id]:
-            window = rule.rule.window
-            assert window is not None
-            if context is None:
-                context = {**values, "count": float(result.count)}
-                if self.conditions_read_group[result.spec_id]:
-                    context.update(group_of(feed, result.series_key))
-            context["value"] = values.get(window.stat, context.get(window.stat))
+            context = condition_context(rule, values, group)
             key = (rule.id, result.series_key)
             if result.count and rule.condition(context):  # an empty window's is false
                 self.last_true_ms[key] = result.end_ms

@@ -132,6 +132,17 @@ def group_text(value: Any) -> str:
     return str(value)
 
 
+def condition_context(
+    rule: CompiledRule, values: Mapping[str, Any], group: Mapping[str, Any]
+) -> dict[str, Any]:
+    """What a windowed rule's condition and templates see, in both tiers: every stat of
+    the window by name (``count`` included), the ``group_by`` values, and ``value``, the
+    rule's stat."""
+    window = rule.rule.window
+    assert window is not None
+    return {**values, **group, "value": values.get(window.stat)}
+
+
 def _getter(text: str) -> Getter:
     return compile_expr(parse(text))
 

@@ -33,7 +33,7 @@ from typing import Any, Protocol
 from processors.engine.alert_state import INACTIVE, AlertState, Event, Phase, transition
 from processors.engine.breaker import open_breaker
 from processors.engine.budgets import over_budget
-from processors.engine.compiler import CompiledRule, CompiledRulebook
+from processors.engine.compiler import CompiledRule, CompiledRulebook, condition_context
 from processors.engine.flapping import is_flapping, recent_changes
 from processors.engine.inhibition import FiringAlert, FiringAlerts, inhibiting
 from processors.engine.label_matchers import alert_labels, matches_all
@@ -125,14 +125,6 @@ class Outcome:
     firing_changes: dict[str, FiringAlert | None] = field(default_factory=dict)
 
 
-def condition_context(rule: CompiledRule, signal: Signal) -> dict[str, Any]:
-    """What a windowed rule's condition and templates see: ``value`` (the rule's stat),
-    every stat, and the group_by values."""
-    window = rule.rule.window
-    assert window is not None
-    return {**signal.values, **signal.group, "value": signal.values.get(window.stat)}
-
-
 def decide(
     signal: Signal,
     rulebook: CompiledRulebook,
@@ -148,7 +140,7 @@ def decide(
         if rule is None:
             continue  # a signal of a rule that has since been removed
         if rule.spec_id is not None:
-            values = condition_context(rule, signal)
+            values = condition_context(rule, signal.values, signal.group)
             # An empty window's condition is false, whatever it reads (rules/README.md).
             holds = bool(signal.values.get("count")) and rule_id in rulebook.matcher.matching(
                 (rule_id,), values
