@@ -10,7 +10,7 @@ timeframe, and reports, each in a fresh child process:
   after ``malloc_trim``;
 - ``traced``: bytes Python allocated and still holds (``tracemalloc``), per event;
 - ``durable_rules`` (``--durable-rules N``, 0 to skip): the same first events posted to
-  a durable_rules two-step correlation (the engine DESIGN.md names), which keeps each
+  a durable_rules two-step correlation (docs/architecture.md, "The rule engine"), which keeps each
   unmatched event: RSS per event. For comparison only; the engine does not use it.
 
     .venv/bin/python -m bench.sequence_memory [--pending 1000000] [--durable-rules 20000]

@@ -2,9 +2,9 @@
 does not commit past them.
 
 The firehose recovers without a changelog: it commits an offset only when every record
-before it is no longer needed, and replays the rest after a crash (DESIGN.md, "Two
-tiers"). Windows pin their offsets in :mod:`processors.windowing`; the cores of
-:mod:`processors.typed_rules` hold state for at most a **horizon** of event time after a
+before it is no longer needed, and replays the rest after a crash (docs/architecture.md,
+"Delivery and failure"). Windows pin their offsets in :mod:`processors.windowing`; the
+cores of :mod:`processors.typed_rules` hold state for at most a **horizon** of event time after a
 record (frequency, flatline and cardinality: timeframe + grace; spike: two timeframes +
 grace; sequence: timeframe + grace). This keeps that coarsely: consecutive records in
 segments of :data:`SEGMENT_RECORDS`, each with its first offset and greatest time; a

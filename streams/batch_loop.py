@@ -1,8 +1,8 @@
 """An aiokafka ``getmany`` batch loop hosted by the faust worker as a mode service.
 
-Both tiers run on it (DESIGN.md, "Two tiers"; faust's per-event agent machinery is
-what the decision tier measured as its bottleneck too): fetch a batch, turn it into
-outgoing records with a pure-ish core, send them, fetch the next. Every
+Both tiers run on it (docs/architecture.md, "The loop and the tiers"; faust's per-event
+agent machinery is what the decision tier measured as its bottleneck too): fetch a batch,
+turn it into outgoing records with a pure-ish core, send them, fetch the next. Every
 ``OPSRULES_COMMIT_INTERVAL_MS`` a commit waits, in the background, until every record
 sent so far is acknowledged and then commits the offsets taken when it started, so a
 committed offset never runs ahead of an output that might be lost; before a rebalance

@@ -1,7 +1,7 @@
 """The firehose tier: one aiokafka ``getmany`` batch loop over the input topics.
 
-faust's per-record stream machinery is too slow for raw telemetry (DESIGN.md, "Two
-tiers"), so the input topics are read by a plain batch loop hosted inside the faust
+faust's per-record stream machinery is too slow for raw telemetry (docs/architecture.md,
+"The firehose tier"), so the input topics are read by a plain batch loop hosted inside the faust
 worker as a mode service: fetch a batch, decode it, run each partition's
 :class:`~processors.routing.Router` over it, close the windows the watermark passed,
 send the signals and dead letters, wait for the broker's acks, then commit.

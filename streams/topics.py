@@ -1,4 +1,4 @@
-"""The topics of DESIGN.md's table, named by settings, and their idempotent creation."""
+"""The topics of docs/architecture.md ("Topics"), named by settings; idempotent creation."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ class TopicSpec:
     config: dict[str, str]
 
 
-# Roles in DESIGN.md's order; each is a ``topic_<role>`` setting.
+# Roles in the order of docs/architecture.md's "Topics" table; each is a ``topic_<role>`` setting.
 TOPIC_ROLES = (
     "metrics",
     "logs",

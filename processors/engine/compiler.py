@@ -214,8 +214,8 @@ def compile_rulebook(
     matcher: MatcherKind = "durable_rules",
     policies: Policies | None = None,
 ) -> CompiledRulebook:
-    """``matcher``: durable_rules decides windowed conditions (the engine DESIGN.md
-    names); ``compiled`` uses our closures alone (same results, ~25x less time per
+    """``matcher``: durable_rules decides windowed conditions (docs/architecture.md, "The
+    rule engine"); ``compiled`` uses our closures alone (same results, ~25x less time per
     evaluation; see tests/processors/engine/test_matcher.py). ``policies``: the loaded
     files' inhibit_rules and maintenance_windows (``LoadResult.policies``)."""
     rules: dict[str, CompiledRule] = {}
