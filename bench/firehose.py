@@ -329,7 +329,7 @@ def run_core(
         **_rates(count, count * samples_per_record, wall_s, cpu_s),
         **counts(counters),
         "outgoing": outgoing,
-        "open_windows": sum(r.windows.open_windows for r in batch.routers.values()),
+        "open_windows": sum(p.router.windows.open_windows for p in batch.pipelines.values()),
     }
     if profiler is not None:
         result["profile_cumulative"] = profiletable(profiler, "cumulative")

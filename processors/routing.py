@@ -157,11 +157,16 @@ class Router:
         """
         if offset >= self.next_offset:
             self.next_offset = offset + 1
+        own = self.source == "signal" and record.get("source") == "signal"
+        if own and record.get("kind") != "step":
+            # A rule on signals made it: never fed back to the rules (no loops).
+            self.windows.observe(ts_ms, offset, now_ms)
+            return Routed.PROCESSED
         if self.types.active and self.types.route(
             record, ts_ms=ts_ms, offset=offset, ref=ref, now_ms=now_ms, out=out
         ):
             self.windows.observe(ts_ms, offset, now_ms)
-            return Routed.PROCESSED  # a sequence step, or a rule on signals' own signal
+            return Routed.PROCESSED  # a sequence step: for the joins only
         added = late = replayed = False
         feeds, record_rules = self.dispatch.candidates(record)
         for feed in feeds:

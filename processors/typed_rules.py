@@ -122,14 +122,11 @@ class TypedRules:
         self, record: Record, *, ts_ms: int, offset: int, ref: str, now_ms: int, out: list[Signal]
     ) -> bool:
         """Feed one record; matches and steps are appended to ``out``. True when the
-        record is for the sequence joins or was made by a rule on signals: then no other
-        rule may see it."""
-        if self.source == "signal":
-            if record.get("kind") == "step":
-                self._join(record, ts_ms, offset, now_ms, out)
-                return True
-            if record.get("source") == "signal":
-                return True
+        record is a sequence step, for the joins: then no other rule may see it. (A
+        signal a rule on signals made never comes here: :meth:`Router.route`.)"""
+        if self.source == "signal" and record.get("kind") == "step":
+            self._join(record, ts_ms, offset, now_ms, out)
+            return True
         held = False
         for rule, core in self.cores:
             if not rule.match(record):

@@ -3,8 +3,9 @@
 faust's per-record stream machinery is too slow for raw telemetry (docs/architecture.md,
 "The firehose tier"), so the input topics are read by a plain batch loop hosted inside the faust
 worker as a mode service: fetch a batch, decode it, run each partition's
-:class:`~processors.routing.Router` over it, close the windows the watermark passed,
-send the signals and dead letters, wait for the broker's acks, then commit.
+:class:`~processors.pipeline.PartitionPipeline` over it (the offline runner drives
+the same), close the windows the watermark passed, send the signals and dead letters,
+wait for the broker's acks, then commit.
 
 Offsets are committed only up to the oldest record still inside an open window, with
 the partition's event clock in the commit metadata. After a crash the records of open
@@ -24,9 +25,10 @@ from typing import Any
 from aiokafka import TopicPartition
 from mode import Service
 
-from processors.anomaly_feed import AnomalyFeed, AnomalyPlan
+from processors.anomaly_feed import AnomalyPlan
 from processors.engine.compiler import CompiledRulebook
-from processors.routing import Routed, Router
+from processors.pipeline import PartitionPipeline
+from processors.routing import Routed
 from streams.batch_loop import BatchLoopService, Offsets, Outgoing
 from streams.codec import Rejected, dead_letter, encode, processing_error
 from streams.inflight import poison
@@ -59,21 +61,21 @@ class FirehoseBatch:
             max_future_skew_ms=int(settings.max_future_skew_s * 1000),
             max_age_ms=int(settings.max_age_s * 1000),
         )
-        self.routers: dict[TopicPartition, Router] = {}
+        self.pipelines: dict[TopicPartition, PartitionPipeline] = {}
         self.anomaly_plan = AnomalyPlan.of(rulebook, settings.anomaly_window_ms)
-        self.anomaly_feeds: dict[TopicPartition, AnomalyFeed] = {}
         if not rulebook.reads_signals:
             self.sources.pop(self.signals_topic, None)  # nothing reads signals back
 
-    def router(self, tp: TopicPartition) -> Router:
-        router = self.routers.get(tp)
-        if router is None:
-            router = self.routers[tp] = Router(
+    def pipeline(self, tp: TopicPartition) -> PartitionPipeline:
+        pipeline = self.pipelines.get(tp)
+        if pipeline is None:
+            pipeline = self.pipelines[tp] = PartitionPipeline(
                 self.rulebook,
                 self.sources[tp.topic],
                 idle_timeout_ms=int(self.settings.idle_timeout_s * 1000),
+                anomaly_plan=self.anomaly_plan,
             )
-        return router
+        return pipeline
 
     def process(self, batches: dict[TopicPartition, list[Any]], now_ms: int) -> list[Outgoing]:
         return list(self.process_iter(batches, now_ms))
@@ -87,10 +89,8 @@ class FirehoseBatch:
         signals: list[Signal] = []
         metrics = self.metrics
         for tp, records in batches.items():
-            router = self.router(tp)
-            needs_ref = router.needs_ref
-            source = router.source
-            anomalies = self._anomaly_feed(tp) if source == "metric" else None
+            pipeline = self.pipeline(tp)
+            source = pipeline.source
             topic = tp.topic
             processed = replayed = 0
             for record in records:
@@ -101,43 +101,24 @@ class FirehoseBatch:
                     if isinstance(decoded, Rejected):
                         yield self._dead_letter(decoded, record, now_ms)
                         continue
-                    if (
-                        source == "signal"
-                        and decoded[0]["source"] == "signal"
-                        and decoded[0]["kind"] != "step"  # a sequence step: for the joins
-                    ):
-                        processed += 1  # a signal rule's own output: never fed back (loops)
-                        continue
-                    if anomalies is not None:
-                        for item in decoded:
-                            anomaly = anomalies.add(item)
-                            if anomaly is not None:
-                                signals.append(anomaly)
-                    outcomes = {
-                        router.route(
-                            item,
-                            ts_ms=item["ts_ms"],
-                            offset=record.offset,
-                            # Only record rules and rule types put ref in an id.
-                            ref=f"{topic}/{tp.partition}/{record.offset}/{index}"
-                            if needs_ref
-                            else "",
-                            now_ms=now_ms,
-                            out=signals,
-                        )
-                        for index, item in enumerate(decoded)
-                    }
+                    routed = pipeline.feed(
+                        decoded,
+                        offset=record.offset,
+                        ref=f"{topic}/{tp.partition}/{record.offset}",
+                        now_ms=now_ms,
+                        out=signals,
+                    )
                 except Exception as exc:
                     yield self._failed(exc, record, now_ms)
                     continue
-                if Routed.PROCESSED in outcomes:
+                if routed is Routed.PROCESSED:
                     processed += 1
-                elif Routed.LATE in outcomes:
+                elif routed is Routed.LATE:
                     metrics.inc("opsrules_late_records_total", topic=topic)
                     late = Rejected(
                         "late",
                         "every window of this record was already emitted (event time "
-                        f"behind the partition's watermark {router.windows.watermark_ms})",
+                        f"behind the partition's watermark {pipeline.router.windows.watermark_ms})",
                     )
                     yield self._dead_letter(late, record, now_ms)
                 else:
@@ -148,23 +129,15 @@ class FirehoseBatch:
             metrics.inc("opsrules_records_total", len(records), topic=topic)
             metrics.inc("opsrules_records_processed_total", processed, topic=topic)
             metrics.inc("opsrules_records_replayed_total", replayed, topic=topic)
-        for tp, router in self.routers.items():
+        for tp, pipeline in self.pipelines.items():
+            router = pipeline.router
             filtered = router.filtered
             try:
-                yield from self._outgoing(router.close_iter(now_ms))
-                yield from self._outgoing(router.close_types(now_ms))
+                yield from self._outgoing(pipeline.close(now_ms))
             except Exception:  # no record to dead-letter: logged and counted, loop goes on
                 log.exception("closing the windows of %s/%d failed", tp.topic, tp.partition)
                 metrics.inc("opsrules_processing_errors_total", stage="close", topic=tp.topic)
             metrics.inc("opsrules_windows_filtered_total", router.filtered - filtered)
-
-    def _anomaly_feed(self, tp: TopicPartition) -> AnomalyFeed | None:
-        if not self.anomaly_plan.metrics:
-            return None
-        feed = self.anomaly_feeds.get(tp)
-        if feed is None:
-            feed = self.anomaly_feeds[tp] = AnomalyFeed(self.anomaly_plan)
-        return feed
 
     def _outgoing(self, signals: Iterable[Signal]) -> Iterator[Outgoing]:
         topic, inc = self.signals_topic, self.metrics.inc
@@ -187,9 +160,10 @@ class FirehoseBatch:
         return Outgoing(self.deadletter_topic, record.key, encode(letter))
 
     def commits(self) -> Offsets:
-        """Offset and metadata to commit for every partition that has a router."""
+        """Offset and metadata to commit for every partition that has a pipeline."""
         out = {}
-        for tp, router in self.routers.items():
+        for tp, pipeline in self.pipelines.items():
+            router = pipeline.router
             offset = router.committable_offset()
             if offset is None:
                 continue
@@ -208,13 +182,12 @@ class FirehoseBatch:
         except (ValueError, TypeError, KeyError):  # another tool's commit: start afresh
             log.warning("%s/%d: unreadable commit metadata %r", tp.topic, tp.partition, metadata)
             return
-        router = self.router(tp)
+        router = self.pipeline(tp).router
         router.next_offset = next_offset
         router.windows.restore(max_event_ms, next_offset)
 
     def revoke(self, tp: TopicPartition) -> None:
-        self.routers.pop(tp, None)
-        self.anomaly_feeds.pop(tp, None)
+        self.pipelines.pop(tp, None)
 
 
 class FirehoseService(BatchLoopService):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from processors.anomaly_feed import AnomalyFeed, AnomalyPlan
+from processors.anomaly_feed import AnomalyPlan
 from processors.engine.compiler import CompiledRulebook
 from processors.engine.decisions import (
     DecisionContext,
@@ -25,7 +25,8 @@ from processors.engine.decisions import (
     verify_due,
 )
 from processors.engine.event_clock import EventClock
-from processors.routing import Routed, Router
+from processors.pipeline import PartitionPipeline
+from processors.routing import Routed
 from streams.codec import Rejected, decode
 from streams.ingest import SOURCES, Limits, decode_input, signal_fields
 from streams.schemas import Action, Decision, Signal
@@ -62,16 +63,18 @@ def run_offline(
     ``flush_ms`` of virtual time pass so that every window closes. Returns every action
     and signal."""
     run = OfflineRun()
-    routers = {
-        role: Router(rulebook, source, idle_timeout_ms=idle_timeout_ms)
+    plan = AnomalyPlan.of(rulebook, anomaly_window_ms)
+    pipelines = {
+        role: PartitionPipeline(
+            rulebook, source, idle_timeout_ms=idle_timeout_ms, anomaly_plan=plan
+        )
         for role, source in SOURCES.items()
     }
     store = DictStore()
     clock = EventClock(idle_timeout_ms)  # the signals "partition": verification timers
-    # The firehose scores metrics for anomalies and reads the signals topic back for
-    # rules on ``source: signal``; here both happen in place.
-    anomalies = AnomalyFeed(AnomalyPlan.of(rulebook, anomaly_window_ms))
-    read_back = routers["signals"] if rulebook.reads_signals else None
+    # The firehose reads the signals topic back for rules on ``source: signal``; here it
+    # happens in place.
+    read_back = pipelines["signals"] if rulebook.reads_signals else None
     read_offset = 0
     now_ms = 0
     for offset, (role, value) in enumerate(records):
@@ -89,61 +92,42 @@ def run_offline(
             if isinstance(decoded, Rejected):
                 run.rejected.append((role, decoded))
                 continue
-            router = routers[role]
-            outcomes = set()
-            for index, item in enumerate(decoded):
-                ts_ms: int = item["ts_ms"]
-                now_ms = max(now_ms, ts_ms)
-                anomaly = anomalies.add(item) if role == "metrics" else None
-                if anomaly is not None:
-                    signals.append(anomaly)
-                outcomes.add(
-                    router.route(
-                        item,
-                        ts_ms=ts_ms,
-                        offset=offset,
-                        ref=f"{role}/{offset}/{index}",
-                        now_ms=now_ms,
-                        out=signals,
-                    )
-                )
-            if Routed.PROCESSED not in outcomes and Routed.LATE in outcomes:
+            now_ms = max(now_ms, *(item["ts_ms"] for item in decoded))
+            routed = pipelines[role].feed(
+                decoded, offset=offset, ref=f"{role}/{offset}", now_ms=now_ms, out=signals
+            )
+            if routed is Routed.LATE:
                 run.late += 1
-        for each in routers.values():
+        for each in pipelines.values():
             signals.extend(each.close(now_ms))
-            signals.extend(each.close_types(now_ms))
         if injected is not None:
             signals.append(injected)  # after the windows that closed before it
         read_offset = _read_back(read_back, signals, read_offset, now_ms)
         _decide(signals, rulebook, store, run, clock, now_ms)
     end_ms = now_ms + flush_ms
     for step_ms in range(now_ms, end_ms + 1, idle_timeout_ms):
-        flushed = [
-            s for r in routers.values() for s in (*r.close(step_ms), *r.close_types(step_ms))
-        ]
+        flushed = [s for pipeline in pipelines.values() for s in pipeline.close(step_ms)]
         read_offset = _read_back(read_back, flushed, read_offset, step_ms)
         _decide(flushed, rulebook, store, run, clock, step_ms)
     return run
 
 
-def _read_back(router: Router | None, signals: list[Signal], offset: int, now_ms: int) -> int:
-    """Route ``signals`` through the router of the signals topic, as the firehose reads
+def _read_back(
+    pipeline: PartitionPipeline | None, signals: list[Signal], offset: int, now_ms: int
+) -> int:
+    """Feed ``signals`` to the pipeline of the signals topic, as the firehose reads
     ``ops.signals`` back when a rule needs it (``source: signal``, sequence joins). What
-    that router makes is appended to ``signals``, and read back in turn if it is a
-    sequence step; a signal of a rule on signals is never fed back (no loops). Returns
-    the next offset of the signals "partition"."""
-    if router is None:
+    it makes is appended to ``signals`` and read back in turn (a sequence step; a
+    signal of a rule on signals is never fed back: the router sees to that). Returns the
+    next offset of the signals "partition"."""
+    if pipeline is None:
         return offset
     index = 0
     while index < len(signals):
         signal = signals[index]
         index += 1
-        if signal.source == "signal" and signal.kind != "step":
-            continue
-        fields = signal_fields(signal)
-        router.route(
-            fields,
-            ts_ms=signal.ts_ms,
+        pipeline.feed(
+            [signal_fields(signal)],
             offset=offset,
             ref=f"signals/{offset}",
             now_ms=now_ms,

@@ -1,0 +1,77 @@
+"""One input partition's cores, as the firehose and the offline runner both drive them.
+
+A Kafka record of an input topic becomes one or more records (a batch of samples
+holds several). Each is scored for anomalies (metrics, when a rule reads anomaly
+scores) and routed (:class:`~processors.routing.Router`: windows, rules on single
+records, rule types, sequence steps); what the partition's clock has passed is then
+closed. Signals are appended to the caller's list, in the order they are made.
+
+The shells (``streams/firehose.py`` over Kafka, ``streams/offline.py`` on a virtual
+clock) decode, account and send; nothing here knows Kafka or reads the clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from processors.anomaly_feed import AnomalyFeed, AnomalyPlan
+from processors.engine.compiler import CompiledRulebook
+from processors.routing import Routed, Router
+from streams.schemas import Signal
+
+
+class PartitionPipeline:
+    def __init__(
+        self,
+        rulebook: CompiledRulebook,
+        source: str,
+        *,
+        idle_timeout_ms: int,
+        anomaly_plan: AnomalyPlan | None = None,
+    ) -> None:
+        self.source = source
+        self.router = Router(rulebook, source, idle_timeout_ms=idle_timeout_ms)
+        scored = source == "metric" and anomaly_plan is not None and anomaly_plan.metrics
+        self.anomalies = AnomalyFeed(anomaly_plan) if scored and anomaly_plan else None
+
+    def feed(
+        self,
+        records: Sequence[Mapping[str, Any]],
+        *,
+        offset: int,
+        ref: str,
+        now_ms: int,
+        out: list[Signal],
+    ) -> Routed:
+        """The records decoded from the Kafka record at ``offset``; ``ref`` names that
+        record stably (signal ids of record rules and rule types end in ``ref/<index>``).
+        PROCESSED if any record counted somewhere, else LATE if any was late for every
+        window it belongs to, else REPLAYED (a restart read it again)."""
+        router, anomalies = self.router, self.anomalies
+        needs_ref = router.needs_ref
+        outcomes = set()
+        for index, record in enumerate(records):
+            if anomalies is not None:
+                anomaly = anomalies.add(record)
+                if anomaly is not None:
+                    out.append(anomaly)
+            outcomes.add(
+                router.route(
+                    record,
+                    ts_ms=record["ts_ms"],
+                    offset=offset,
+                    ref=f"{ref}/{index}" if needs_ref else "",
+                    now_ms=now_ms,
+                    out=out,
+                )
+            )
+        if Routed.PROCESSED in outcomes:
+            return Routed.PROCESSED
+        return Routed.LATE if Routed.LATE in outcomes else Routed.REPLAYED
+
+    def close(self, now_ms: int) -> Iterator[Signal]:
+        """What the partition's clock at processing time ``now_ms`` has passed: windows
+        (emit-final, one signal at a time) and the rule types' timed matches."""
+        yield from self.router.close_iter(now_ms)
+        yield from self.router.close_types(now_ms)
