@@ -4,12 +4,14 @@ does not commit past them.
 The firehose recovers without a changelog: it commits an offset only when every record
 before it is no longer needed, and replays the rest after a crash (docs/architecture.md,
 "Delivery and failure"). Windows pin their offsets in :mod:`processors.windowing`; the
-cores of :mod:`processors.typed_rules` hold state for at most a **horizon** of event time after a
-record (frequency, flatline and cardinality: timeframe + grace; spike: two timeframes +
-grace; sequence: timeframe + grace). This keeps that coarsely: consecutive records in
-segments of :data:`SEGMENT_RECORDS`, each with its first offset and greatest time; a
-segment is released once its greatest time is a horizon behind the clock. So it costs
-one small list per segment, and a replay re-reads at most a segment more than needed.
+cores of :mod:`processors.typed_rules` hold state for at most a **horizon** of event
+time after a record (``typed_rules.horizon_ms``: frequency and cardinality, timeframe +
+grace; flatline, that and how long a silence is remembered; spike, two timeframes +
+grace; the other types are not rebuilt by a replay). This keeps that coarsely:
+consecutive records in segments of :data:`SEGMENT_RECORDS`, each with its first offset
+and greatest time; a segment is released once its greatest time is a horizon behind
+the clock. So it costs one small list per segment, and a replay re-reads at most a
+segment more than needed.
 """
 
 from __future__ import annotations

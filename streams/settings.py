@@ -106,7 +106,9 @@ class OpsrulesSettings(BaseSettings):
         "compiled expressions (same results, faster).",
     )
     state_dir: Path | None = Field(
-        None, description="faust's data dir; defaults to $XDG_STATE_HOME/opsrules/<app_id>."
+        None,
+        description="faust's data dir and the in-flight markers of poison-record "
+        "detection; defaults to $XDG_STATE_HOME/opsrules/<app_id>.",
     )
 
     session_timeout_s: float = Field(

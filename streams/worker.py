@@ -1,8 +1,8 @@
 """``opsrules worker``: both tiers in one process.
 
 The faust worker owns the event loop, the signal handlers (SIGINT/SIGTERM stop every
-service: the firehose finishes, flushes and commits its batch; faust commits its
-agents' offsets) and the exit code (0 after a clean stop, 1 after a crash).
+service: each batch loop, firehose and decision tier, finishes, flushes and commits
+its batch) and the exit code (0 after a clean stop, 1 after a crash).
 
 Before faust starts, the worker creates the missing topics; while Kafka does not answer
 it waits, one line every 5 s and aiokafka's own errors muted

@@ -2,8 +2,9 @@
 
 The newest signal's event time; once no signal came for ``idle_timeout_ms`` of
 processing time, it moves on with processing time from the clock at the last signal,
-as the firehose's partition clock does (:meth:`processors.windowing.Windows.clock_at`),
-so a timer fires on an idle partition too. Time is passed in.
+as the firehose's partition clock does
+(:meth:`processors.windowing.PartitionWindows.clock_at`), so a timer fires on an idle
+partition too. Time is passed in.
 """
 
 from __future__ import annotations
