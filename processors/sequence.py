@@ -97,6 +97,7 @@ class SequenceJoin:
         self.max_keys = max_keys
         self.evicted = 0  # keys dropped by the max_keys cap
         self.clock_ms = _NO_TIME  # the greatest step time seen
+        self._swept_ms = _NO_TIME  # the latest clock of an expiry (idle clocks included)
         self._last_now_ms: int | None = None  # processing time of the last step
         self._pending: dict[str, Pending] = {}
         self._timers = Timers(max(1000, (timeframe_ms + grace_ms) // 64))
@@ -117,6 +118,12 @@ class SequenceJoin:
             self.clock_ms = ts_ms
         self._last_now_ms = now_ms
         keep_ms = self.timeframe_ms + self.grace_ms
+        # Expired events are dropped here too, exactly: the timers hand a key back up to
+        # a bucket late, and an event timeframe + grace behind the clock must not
+        # complete a sequence meanwhile (nor one arriving that late).
+        low = max(self.clock_ms, self._swept_ms) - keep_ms
+        if ts_ms <= low:
+            return None
         pending = self._pending.get(key)
         if pending is None:
             if len(self._pending) >= self.max_keys:
@@ -124,10 +131,11 @@ class SequenceJoin:
             self._pending[key] = (ts_ms, step)
             self._timers.schedule(key, ts_ms + keep_ms)
             return None
+        oldest = pending[0]
         events = [(pending[i], pending[i + 1]) for i in range(0, len(pending), 2)]
+        events = [event for event in events if event[0] > low]
         if (ts_ms, step) in events:
             return None  # the same step again (a replay): nothing new
-        oldest = events[0][0]
         events.append((ts_ms, step))
         events.sort()
         if sum(1 for _, s in events if s == step) > MAX_PER_STEP:
@@ -205,6 +213,7 @@ class SequenceJoin:
         clock_ms = self.clock_at(now_ms, idle_ms)
         if clock_ms is None:
             return
+        self._swept_ms = max(self._swept_ms, clock_ms)
         keep_ms = self.timeframe_ms + self.grace_ms
         low = clock_ms - keep_ms
         for key in self._timers.pop_due(clock_ms):

@@ -90,6 +90,18 @@ def test_pending_events_expire_after_timeframe_plus_grace() -> None:
     assert core.add("b", 1, 120 * S, now_ms=0) is None  # its step 0 is gone
 
 
+def test_an_event_past_timeframe_plus_grace_completes_nothing_before_its_timer() -> None:
+    """Timers are a bucket coarse (1875 ms here); expiry is exact all the same."""
+    core = SequenceJoin(2, timeframe_ms=M, grace_ms=M, ordered=True, max_keys=10)
+    core.add("a", 0, 10 * S, now_ms=0)
+    core.add("b", 0, 130 * S, now_ms=0)  # the clock: a's event is due at 130s
+    core.expire(now_ms=0, idle_ms=30 * S)  # its timer's bucket ends at 131.25s
+    assert core.add("a", 1, 70 * S, now_ms=0) is None  # within T, but a's step 0 is gone
+    core.add("c", 0, 10 * S, now_ms=0)  # arrives already past its expiry
+    assert core.add("c", 1, 50 * S, now_ms=0) is None
+    assert core.pending_events() == 3  # b's step 0, a's and c's step 1
+
+
 def test_the_joins_clock_is_its_own_steps_and_moves_on_when_idle() -> None:
     core = SequenceJoin(2, timeframe_ms=10 * M, grace_ms=M, ordered=True, max_keys=10)
     assert core.clock_at(now_ms=0, idle_ms=30 * S) is None
