@@ -97,12 +97,16 @@ def interpret(
         ts_ms = int(record["ts"])
         fields = {key: value for key, value in record.items() if key != "ts"} | {"ts_ms": ts_ms}
         before = latest.get(role)
+        now_ms = max([ts_ms, *latest.values()])  # processing time, as the offline run's
         for rule in rules:
-            if rule.source != source:
+            if rule.id in typed:
+                if source in typed[rule.id].sources:
+                    firings = typed[rule.id].record(
+                        fields, ts_ms, before, source=source, now_ms=now_ms
+                    )
+                    due.extend(_Due(rule, group, FIRING, ts) for ts, group in firings)
                 continue
-            if rule.type != "threshold":
-                for ts, group in typed[rule.id].record(fields, ts_ms, before):
-                    due.append(_Due(rule, group, FIRING, ts))
+            if rule.source != source:
                 continue
             if not truth(rule.match, fields):
                 continue
@@ -128,7 +132,8 @@ def interpret(
             for group, each in series[rule.id].items():
                 due.extend(_evaluate(rule, group, each, until_ms, timeline))
         if rule.id in typed:
-            for ts, group in typed[rule.id].finish(until_ms, latest.get(_role(rule.source))):
+            partition_ms = latest.get(_role(rule.source) or "")  # none for source: signal
+            for ts, group in typed[rule.id].finish(until_ms, partition_ms):
                 due.append(_Due(rule, group, FIRING, ts))
     return sorted(a for a in _send(due, timeline) if a.ts_ms <= until_ms)
 
@@ -143,8 +148,8 @@ def group_of(rule: Rule, fields: Mapping[str, Any]) -> Group:
     return tuple(values)
 
 
-def _role(source: str) -> str:
-    return next(role for role, each in SOURCE_OF_ROLE.items() if each == source)
+def _role(source: str) -> str | None:
+    return next((role for role, each in SOURCE_OF_ROLE.items() if each == source), None)
 
 
 def _open_windows(rule: Rule, ts_ms: int, partition_ms: int | None) -> list[int]:

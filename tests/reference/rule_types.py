@@ -1,10 +1,10 @@
 """The rule types of rules/README.md "Rule types" beyond thresholds: frequency, flatline,
-change, new_term, cardinality and spike (``anomaly`` needs a detector; ``sequence`` is
-not modelled yet).
+change, new_term, cardinality, spike and sequence (``anomaly`` needs a detector).
 
-The interpreter hands a typed rule every record of its source (``record``) and asks for
-its firings at the end (``finish``). Each type keeps every record it accepted, per
-``group_by`` key, and decides its matches from them at the end; ``record`` only accepts,
+The interpreter hands a typed rule every record of its sources (``record``; a sequence's
+are its steps') and asks for its firings at the end (``finish``). Each type keeps every
+record it accepted, per ``group_by`` key, and decides its matches from them at the end
+(a sequence: as they arrive, since its events expire by a clock); ``record`` only accepts,
 and refuses what the README leaves open. A match fires the alert like a rule on single
 records: "matches within keep_firing_for (default 5m) are the same firing, and there is
 no resolved notification" (``alerts.MatchAlert``, in the order the matches are made).
@@ -30,6 +30,7 @@ from tests.reference.rulefile import Rule
 from tests.reference.typed_base import Firing, TypedBase
 from tests.reference.typed_judged import Cardinality, Flatline, Spike
 from tests.reference.typed_records import Change, Frequency, NewTerm
+from tests.reference.typed_sequence import Sequence
 
 KINDS: dict[str, type[TypedBase]] = {
     "frequency": Frequency,
@@ -38,12 +39,22 @@ KINDS: dict[str, type[TypedBase]] = {
     "new_term": NewTerm,
     "cardinality": Cardinality,
     "spike": Spike,
+    "sequence": Sequence,
 }
 
 
 class TypedRule(Protocol):
+    @property
+    def sources(self) -> set[str]: ...
+
     def record(
-        self, fields: Mapping[str, Any], ts_ms: int, partition_ms: int | None
+        self,
+        fields: Mapping[str, Any],
+        ts_ms: int,
+        partition_ms: int | None,
+        *,
+        source: str,
+        now_ms: int,
     ) -> Iterator[Firing]: ...
 
     def finish(self, until_ms: int, partition_ms: int | None) -> Iterator[Firing]: ...

@@ -40,10 +40,22 @@ class TypedBase:
     def grace_ms(self) -> int:
         return setting_ms(self.rule, "grace", DEFAULT_GRACE_MS)
 
+    @property
+    def sources(self) -> set[str]:
+        """The sources whose records the type reads."""
+        return {self.rule.source}
+
     def record(
-        self, fields: Mapping[str, Any], ts_ms: int, partition_ms: int | None
+        self,
+        fields: Mapping[str, Any],
+        ts_ms: int,
+        partition_ms: int | None,
+        *,
+        source: str = "",
+        now_ms: int | None = None,
     ) -> Iterator[Firing]:
-        """Accept the record if it matches; every match is decided in ``finish``."""
+        """Accept the record if it matches; every match is decided in ``finish``.
+        ``source`` is the record's, ``now_ms`` processing time (for ``sequence``)."""
         self.arrivals += 1
         if truth(self.rule.match, fields):
             group = key_of(self.rule, fields)
