@@ -19,7 +19,7 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/opsrules demo $(DEMO_ARGS)
 
-## test: ruff, mypy on processors/, then every test (integration tests start Kafka)
+## test: ruff, mypy on processors/, import contracts, then every test (integration tests start Kafka)
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -34,6 +34,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy processors/
+	$(BIN)/lint-imports
 
 kafka-up: $(STAMP)
 	$(BIN)/opsrules kafka up

@@ -60,7 +60,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from bench.firehose import table, wait_for_leaders
-from streams.schemas import parse_ts_ms
+from processors.records import parse_ts_ms
 from streams.settings import OpsrulesSettings, load_settings
 from streams.topics import action_topic, ensure_topics, topic_partitions
 

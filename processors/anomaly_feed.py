@@ -47,7 +47,7 @@ from processors.engine.compiler import CompiledRulebook
 from processors.engine.expressions import Binary, Field, ListLit, Literal, Node, parse
 from processors.engine.model import Rule
 from processors.ids import stable_id
-from streams.schemas import Signal
+from processors.records import Signal
 
 DIRECTIONS = {"up": 1.0, "down": -1.0}
 

@@ -17,8 +17,8 @@ from typing import Any
 
 from processors.anomaly_feed import AnomalyFeed, AnomalyPlan
 from processors.engine.compiler import CompiledRulebook
+from processors.records import Signal
 from processors.routing import Routed, Router
-from streams.schemas import Signal
 
 
 class PartitionPipeline:

@@ -24,10 +24,10 @@ from processors.engine.compiler import (
 )
 from processors.engine.expressions import Binary, Field, Literal, Node, fields, parse
 from processors.ids import stable_id
+from processors.records import Signal
 from processors.series_keys import group_values, series_key
 from processors.typed_rules import TypedRules
 from processors.windowing import AddOutcome, PartitionWindows, WindowResult
-from streams.schemas import Signal
 
 Record = Mapping[str, Any]
 

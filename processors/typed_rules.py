@@ -41,10 +41,10 @@ from processors.engine.compiler import CompiledRule, CompiledRulebook, SequenceS
 from processors.held_offsets import HeldOffsets
 from processors.ids import stable_id
 from processors.new_terms import NewTerms
+from processors.records import Signal, format_ts
 from processors.sequence import SequenceJoin, SequenceMatch
 from processors.series_keys import group_values, series_key
 from processors.spike import Spike
-from streams.schemas import Signal, format_ts
 
 Record = Mapping[str, Any]
 Core = Frequency | Flatline | Change | NewTerms | Cardinality | Spike

@@ -1,2 +1,2 @@
-"""Everything in opsrules that knows Kafka and faust: settings, topics, schemas,
-codecs, the firehose loops, the faust app, the local broker and the CLI."""
+"""Everything in opsrules that knows Kafka and faust: settings, topics, codecs, the
+batch loops of both tiers, the faust app, the local broker and the CLI."""

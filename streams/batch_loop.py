@@ -53,10 +53,10 @@ from aiokafka.errors import KafkaError, KafkaTimeoutError
 from aiokafka.structs import OffsetAndMetadata
 from mode import Service
 
+from processors.errors import KafkaUnavailableError
 from streams.app import state_dir
 from streams.broker_watch import BrokerWatch
 from streams.codec import Headers
-from streams.errors import KafkaUnavailableError
 from streams.inflight import InflightMarker, ranges_of, split
 from streams.metrics import Metrics
 from streams.settings import OpsrulesSettings

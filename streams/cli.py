@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from streams.errors import OpsrulesError
+from processors.errors import OpsrulesError
 from streams.settings import OpsrulesSettings, load_settings
 
 Handler = Callable[[argparse.Namespace, OpsrulesSettings], int]

@@ -17,7 +17,7 @@ from typing import Any, Protocol, TypeVar
 import orjson
 from pydantic import BaseModel, ValidationError
 
-from streams.schemas import DeadLetter, DeadLetterReason, format_ts
+from processors.records import DeadLetter, DeadLetterReason, format_ts
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 

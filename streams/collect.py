@@ -28,7 +28,7 @@ import psutil
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from streams.errors import KafkaUnavailableError, OpsrulesError
+from processors.errors import KafkaUnavailableError, OpsrulesError
 from streams.settings import OpsrulesSettings
 
 log = logging.getLogger(__name__)

@@ -62,6 +62,7 @@ from processors.engine.decisions import (
 )
 from processors.engine.event_clock import EventClock
 from processors.engine.inhibition import FiringAlert
+from processors.records import ActionResult, Signal
 from streams.batch_loop import BatchLoopService, Offsets, Outgoing
 from streams.codec import (
     Rejected,
@@ -74,7 +75,6 @@ from streams.codec import (
 from streams.decision_views import DecisionViews
 from streams.inflight import poison
 from streams.metrics import Metrics
-from streams.schemas import ActionResult, Signal
 from streams.settings import OpsrulesSettings
 from streams.topics import (
     ACTION_TYPES,

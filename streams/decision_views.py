@@ -31,9 +31,9 @@ from processors.engine.decisions import DecisionContext
 from processors.engine.inhibition import FiringAlert
 from processors.engine.label_matchers import MatcherError
 from processors.engine.silences import silence_from_record
+from processors.records import ActionResult, Decision, SilenceRecord
 from streams.codec import Rejected, decode, load_object
 from streams.metrics import Metrics
-from streams.schemas import ActionResult, Decision, SilenceRecord
 from streams.settings import OpsrulesSettings
 from streams.topics import firing_alerts_topic, topic_partitions
 

@@ -24,11 +24,11 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer
 
+from processors.records import parse_ts_ms
 from streams import kafka_local
 from streams.app import state_dir
 from streams.offline import run_offline
 from streams.scenarios import SCENARIOS, generate
-from streams.schemas import parse_ts_ms
 from streams.settings import OpsrulesSettings
 from streams.simulate import default_start_ms, run_simulation
 from streams.topics import ACTION_TYPES, action_topic, ensure_topics, topic_partitions
@@ -49,7 +49,7 @@ def _local_kafka(settings: OpsrulesSettings, keep: bool) -> Iterator[None]:
         return
     config = kafka_local.LocalKafkaConfig.from_settings(settings)
     if settings.bootstrap_servers != config.bootstrap:
-        from streams.errors import KafkaUnavailableError
+        from processors.errors import KafkaUnavailableError
 
         raise KafkaUnavailableError(settings.bootstrap_servers, "not answering")
     state = kafka_local.up(config)

@@ -26,11 +26,11 @@ from processors.engine.compiler import CompiledRulebook, compile_rulebook
 from processors.engine.loader import LoadedRule, load_rules
 from processors.engine.model import format_duration
 from processors.engine.rule_errors import did_you_mean
+from processors.errors import RulesError
 from processors.ids import fingerprint
+from processors.records import format_ts
 from streams.decision_tier import read_changelog
-from streams.errors import RulesError
 from streams.ingest import SOURCES
-from streams.schemas import format_ts
 from streams.settings import OpsrulesSettings
 from streams.topics import ACTION_TYPES, action_topic, alerts_changelog_topic, topic_partitions
 

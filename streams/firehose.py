@@ -28,13 +28,13 @@ from mode import Service
 from processors.anomaly_feed import AnomalyPlan
 from processors.engine.compiler import CompiledRulebook
 from processors.pipeline import PartitionPipeline
+from processors.records import Signal
 from processors.routing import Routed
 from streams.batch_loop import BatchLoopService, Offsets, Outgoing
 from streams.codec import Rejected, dead_letter, encode, processing_error
 from streams.inflight import poison
 from streams.ingest import SOURCES, Limits, decode_input
 from streams.metrics import Metrics
-from streams.schemas import Signal
 from streams.settings import OpsrulesSettings
 
 log = logging.getLogger(__name__)

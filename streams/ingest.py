@@ -16,8 +16,7 @@ from typing import Annotated, Any, NotRequired
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from typing_extensions import TypedDict  # pydantic wants this one on Python < 3.12
 
-from streams.codec import MAX_NESTING, Rejected, load_object, rejected_for_validation, too_deep
-from streams.schemas import (
+from processors.records import (
     HealthCheck,
     LogRecord,
     OpsEvent,
@@ -26,6 +25,7 @@ from streams.schemas import (
     format_ts,
     parse_ts_ms,
 )
+from streams.codec import MAX_NESTING, Rejected, load_object, rejected_for_validation, too_deep
 
 # topic role (settings.topic_<role>) → rule source
 SOURCES = {

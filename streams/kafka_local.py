@@ -27,7 +27,7 @@ from pathlib import Path
 
 import psutil
 
-from streams.errors import KafkaLocalError, MissingToolError
+from processors.errors import KafkaLocalError, MissingToolError
 from streams.settings import OpsrulesSettings
 
 MIN_JAVA_MAJOR = 17

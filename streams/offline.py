@@ -26,10 +26,10 @@ from processors.engine.decisions import (
 )
 from processors.engine.event_clock import EventClock
 from processors.pipeline import PartitionPipeline
+from processors.records import Action, Decision, Signal
 from processors.routing import Routed
 from streams.codec import Rejected, decode
 from streams.ingest import SOURCES, Limits, decode_input, signal_fields
-from streams.schemas import Action, Decision, Signal
 
 SIGNALS_ROLE = "signals"  # records of this role are signals for the decision core
 ROLES = tuple(dict.fromkeys((*SOURCES, SIGNALS_ROLE)))

@@ -25,7 +25,7 @@ from mode import Service
 
 from processors.engine.compiler import CompiledRulebook
 from processors.engine.loader import rule_files
-from streams.errors import RulesError
+from processors.errors import RulesError
 from streams.metrics import Metrics
 
 log = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from streams.errors import OpsrulesError
+from processors.errors import OpsrulesError
 
 MINUTE_MS = 60_000
 TICK_MS = 10_000  # background period: one batch per host, one check per instance

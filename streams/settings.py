@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from streams.errors import SettingsError
+from processors.errors import SettingsError
 
 ENV_PREFIX = "OPSRULES_"
 

@@ -28,8 +28,8 @@ from pydantic import ValidationError
 
 from processors.engine.label_matchers import MatcherError, parse_matcher
 from processors.engine.model import parse_duration_ms
-from streams.errors import OpsrulesError
-from streams.schemas import SilenceRecord, format_ts, parse_ts_ms
+from processors.errors import OpsrulesError
+from processors.records import SilenceRecord, format_ts, parse_ts_ms
 from streams.settings import OpsrulesSettings
 from streams.topics import ensure_topics, topic_partitions, topic_specs
 

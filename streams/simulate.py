@@ -20,9 +20,9 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from streams.errors import KafkaUnavailableError
+from processors.errors import KafkaUnavailableError
+from processors.records import format_ts, parse_ts_ms
 from streams.scenarios import DURATION_MS, MINUTE_MS, SCENARIOS, generate
-from streams.schemas import format_ts, parse_ts_ms
 from streams.settings import OpsrulesSettings
 
 PROGRESS_EVERY_S = 2.0

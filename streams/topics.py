@@ -11,7 +11,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
-from streams.errors import KafkaUnavailableError, OpsrulesError
+from processors.errors import KafkaUnavailableError, OpsrulesError
 from streams.settings import OpsrulesSettings
 
 log = logging.getLogger(__name__)

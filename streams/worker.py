@@ -23,11 +23,11 @@ from mode import Service
 
 from processors.engine.compiler import CompiledRulebook, compile_rulebook
 from processors.engine.loader import load_rules
+from processors.errors import KafkaUnavailableError, RulesError
 from streams.app import create_app
 from streams.batch_loop import BatchLoopService
 from streams.broker_watch import BrokerWatch
 from streams.decision_tier import DecisionService
-from streams.errors import KafkaUnavailableError, RulesError
 from streams.firehose import FirehoseService
 from streams.metrics import Metrics
 from streams.reload import RulesWatcher

@@ -29,7 +29,7 @@ from bench.nab.runner import (
     run_detector,
     score_corpus,
 )
-from streams.errors import OpsrulesError
+from processors.errors import OpsrulesError
 
 OUR_DETECTOR = "opsrules"
 

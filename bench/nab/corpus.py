@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.nab.scoring import PROFILES, Profile, Window
-from streams.errors import OpsrulesError
+from processors.errors import OpsrulesError
 
 LABELS = Path("labels") / "combined_windows.json"
 PROFILES_FILE = Path("config") / "profiles.json"

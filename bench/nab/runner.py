@@ -24,7 +24,7 @@ from bench.nab.scoring import (
     score_at,
     sweep_rows,
 )
-from streams.errors import OpsrulesError
+from processors.errors import OpsrulesError
 
 SeriesScorer = Callable[[Sequence[float], Sequence[int]], list[float]]
 """``(values, timestamps_ms) -> anomaly scores in [0, 1]``, one per row, online."""

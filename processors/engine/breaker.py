@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from processors.engine.ledger import Ledger, breaker_key
 from processors.engine.model import CircuitBreakerConfig
-from streams.schemas import format_ts
+from processors.records import format_ts
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ Per rule the signal feeds: evaluate the condition (window rules) or take the mat
   is tried again at each later evaluation while the alert fires), then, for firing
   actions, **cooldown** (``cooldown`` or exponential ``realert``), **circuit_open**,
   **budget** — and is sent, or recorded as a **dry_run** (``dry_run`` on the rule or
-  the context). Each outcome is a :class:`~streams.schemas.Decision` (the trail).
+  the context). Each outcome is a :class:`~processors.records.Decision` (the trail).
 - an ``incident`` action sent opens an incident for the alert: later actions of the
   alert carry its id (``incident_id``).
 """
@@ -45,7 +45,7 @@ from processors.engine.realert import next_realert, realert_wait
 from processors.engine.silences import SilenceBook
 from processors.engine.templates import render_template
 from processors.ids import fingerprint, stable_id
-from streams.schemas import Action, ActionResult, Decision, Signal, SuppressReason, format_ts
+from processors.records import Action, ActionResult, Decision, Signal, SuppressReason, format_ts
 
 
 class StateStore(Protocol):

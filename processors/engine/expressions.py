@@ -39,6 +39,8 @@ from typing import Any, NamedTuple
 
 import re2  # type: ignore[import-untyped]
 
+from processors.errors import OpsrulesError
+
 __all__ = [
     "Binary",
     "ExpressionError",
@@ -63,7 +65,7 @@ Scalar = None | bool | int | float | str
 MAX_DEPTH = 100  # nesting levels; deeper trees would strain Python's recursion limit
 
 
-class ExpressionError(ValueError):
+class ExpressionError(OpsrulesError, ValueError):
     """A broken expression: ``message`` at ``column`` (1-based, in the expression text),
     with ``hint`` saying what to write instead when we can tell."""
 

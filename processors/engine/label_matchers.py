@@ -19,6 +19,8 @@ from typing import Any, Literal
 
 import re2  # type: ignore[import-untyped]
 
+from processors.errors import OpsrulesError
+
 Op = Literal["=", "!=", "=~", "!~"]
 
 _MATCHER = re.compile(
@@ -28,7 +30,7 @@ _MATCHER = re.compile(
 )
 
 
-class MatcherError(ValueError):
+class MatcherError(OpsrulesError, ValueError):
     """A matcher that does not parse; ``column`` (1-based) is where, in its text."""
 
     def __init__(self, message: str, column: int = 1) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from streams.schemas import Decision, parse_ts_ms
+from processors.records import Decision, parse_ts_ms
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from croniter import croniter  # type: ignore[import-untyped]
 
+from processors.errors import OpsrulesError
+
 # (name, lowest, highest, names) per field, in order.
 _FIELDS: tuple[tuple[str, int, int, tuple[str, ...]], ...] = (
     ("minute", 0, 59, ()),
@@ -41,7 +43,7 @@ _FIELDS: tuple[tuple[str, int, int, tuple[str, ...]], ...] = (
 _ITEM = re.compile(r"^(?:(\*)|([0-9a-z]+)(?:-([0-9a-z]+))?)(?:/([0-9]+))?$")
 
 
-class CronError(ValueError):
+class CronError(OpsrulesError, ValueError):
     """A cron expression that does not parse; ``column`` (1-based) points into it."""
 
     def __init__(self, message: str, column: int) -> None:

@@ -59,6 +59,7 @@ from processors.engine.expressions import (
     Unary,
     compile_expr,
 )
+from processors.errors import OpsrulesError
 
 __all__ = [
     "CompiledMatcher",
@@ -77,7 +78,7 @@ class ConditionMatcher(Protocol):
         ...
 
 
-class DurableRulesError(RuntimeError):
+class DurableRulesError(OpsrulesError, RuntimeError):
     """durable_rules refused a ruleset or an event we built: a bug in the translation."""
 
     def __init__(self, ruleset: str, detail: str, rule_id: str | None = None) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from processors.engine.label_matchers import LabelMatcher, matches_all, parse_matchers
-from streams.schemas import SilenceRecord
+from processors.records import SilenceRecord
 
 
 @dataclass(frozen=True, slots=True)

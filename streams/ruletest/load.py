@@ -30,6 +30,7 @@ from processors.engine.rule_errors import (
 )
 from processors.engine.yaml_files import read_yaml
 from processors.ids import stable_id
+from processors.records import Signal
 from processors.routing import series_key
 from streams.codec import Rejected
 from streams.ingest import SOURCES, decode_input
@@ -42,7 +43,6 @@ from streams.ruletest.spec import (
     InputSpec,
     RuleTestFile,
 )
-from streams.schemas import Signal
 
 # Every case starts here: 2026-01-01T00:00:00Z, a whole week since the epoch, so windows
 # of whole seconds, minutes, hours, days and weeks start at offsets like 0s, 1m, 1h.

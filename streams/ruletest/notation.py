@@ -15,6 +15,8 @@ import math
 import re
 from dataclasses import dataclass
 
+from processors.errors import OpsrulesError
+
 MAX_SAMPLES = 100_000  # per series: a typo like 0.9x1000000 is an error, not a hang
 
 _UNSIGNED = r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
@@ -25,7 +27,7 @@ _TOKEN = re.compile(r"\S+")
 
 
 @dataclass(frozen=True, slots=True)
-class NotationError(Exception):
+class NotationError(OpsrulesError):
     """``column`` (1-based) is where the bad token starts in the notation text."""
 
     column: int

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from processors.engine.model import format_duration
+from processors.records import Action
 from streams.ruletest.run import CaseResult, EvalResult, FileResult, offset_ms
 from streams.ruletest.spec import ExpectedAction
-from streams.schemas import Action
 
 
 def counts(results: Sequence[FileResult]) -> tuple[int, int, int]:

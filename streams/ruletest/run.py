@@ -18,11 +18,11 @@ from pathlib import Path
 from processors.engine.compiler import CompiledRulebook, MatcherKind, compile_rulebook
 from processors.engine.loader import LoadResult, load_rules
 from processors.engine.rule_errors import RuleError
+from processors.records import Action, parse_ts_ms
 from streams.ingest import SOURCES
 from streams.offline import run_offline
 from streams.ruletest.load import START_MS, Case, Eval, RuleTest, load_test_file
 from streams.ruletest.spec import ExpectedAction
-from streams.schemas import Action, parse_ts_ms
 
 IDLE_TIMEOUT_MS = 30_000  # the worker's default (OPSRULES_IDLE_TIMEOUT_S)
 

@@ -31,7 +31,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from processors.engine.model import DurationMs, PositiveDurationMs
-from streams.schemas import ActionType
+from processors.records import ActionType
 
 Topic = Literal["metrics", "logs", "security", "health", "events", "signals"]
 

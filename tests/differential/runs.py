@@ -14,8 +14,8 @@ from hypothesis import assume, event
 
 from processors.engine.compiler import MatcherKind, compile_rulebook
 from processors.engine.loader import load_rules
+from processors.records import parse_ts_ms
 from streams.offline import run_offline
-from streams.schemas import parse_ts_ms
 from tests.reference import Unsettled, interpret
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z, a whole week since the epoch

@@ -11,8 +11,8 @@ import orjson
 import pytest
 
 from processors.engine.rule_errors import RuleError
+from processors.records import DeadLetter, DeadLetterReason
 from streams.codec import Rejected, dead_letter, encode
-from streams.schemas import DeadLetter, DeadLetterReason
 from streams.settings import OpsrulesSettings, load_settings
 
 from .strategies import NOW_MS

@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
+from processors.records import ActionResult, Decision, Signal, SilenceRecord
 from streams.codec import DEFAULT_MAX_RECORD_BYTES, Rejected, decode, encode, load_object
-from streams.schemas import ActionResult, Decision, Signal, SilenceRecord
 
 from .conftest import ci_examples
 from .properties import assert_rejected_well

@@ -14,10 +14,10 @@ from aiokafka import TopicPartition
 from hypothesis import event, given
 from hypothesis import strategies as st
 
+from processors.records import Action, ActionResult
 from streams.codec import decode
 from streams.decision_tier import DecisionBatch
 from streams.metrics import Metrics
-from streams.schemas import Action, ActionResult
 from tests.processors.engine.rulebook_factory import shipped_rulebook
 
 from .conftest import ci_examples

@@ -17,11 +17,11 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 
 from processors.engine.compiler import CompiledRulebook, MatcherKind
+from processors.records import Signal
 from streams.codec import decode
 from streams.firehose import FirehoseBatch
 from streams.ingest import SOURCES
 from streams.metrics import Metrics
-from streams.schemas import Signal
 from tests.processors.engine.rulebook_factory import shipped_rulebook
 
 from .conftest import ci_examples

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from processors.records import Signal
 from streams.codec import DEFAULT_MAX_RECORD_BYTES, Rejected, encode
 from streams.ingest import SOURCES, Limits, decode_input
-from streams.schemas import Signal
 
 from .conftest import ci_examples
 from .properties import assert_rejected_well

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import orjson
 
+from processors.records import Signal
 from streams.decision_tier import DECISIONS_GROUP
-from streams.schemas import Signal
 from streams.settings import OpsrulesSettings
 from streams.topics import ACTION_TYPES, action_topic
 from tests.integration.worker_process import start_worker

@@ -12,7 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams.schemas import format_ts
+from processors.records import format_ts
 from streams.topics import action_topic, ensure_topics
 from tests.conftest import REPO, isolated_settings
 from tests.integration.pipeline import aligned_start_ms, send

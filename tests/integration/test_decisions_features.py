@@ -19,7 +19,7 @@ import pytest
 from aiokafka.partitioner import murmur2
 
 from processors.ids import fingerprint
-from streams.schemas import Signal
+from processors.records import Signal
 from streams.settings import OpsrulesSettings
 from streams.topics import ensure_topics, firing_alerts_topic
 from tests.conftest import isolated_settings

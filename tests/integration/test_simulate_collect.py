@@ -8,9 +8,9 @@ from collections import Counter
 
 import pytest
 
+from processors.records import HealthCheck, MetricBatch
 from streams.collect import MissingTopicError, add_collect_parser, run_collect
 from streams.scenarios import generate
-from streams.schemas import HealthCheck, MetricBatch
 from streams.simulate import default_start_ms, run_simulation
 from streams.topics import ensure_topics
 from tests.conftest import isolated_settings

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from processors.records import Signal
 from processors.routing import Router, series_key
-from streams.schemas import Signal
 from tests.processors.engine.rulebook_factory import rulebook_from_yaml
 
 M = 60_000

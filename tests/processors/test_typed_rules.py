@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from processors.records import Signal
 from processors.routing import Routed, Router
-from streams.schemas import Signal
 from tests.processors.engine.rulebook_factory import rulebook_from_yaml
 
 S = 1000

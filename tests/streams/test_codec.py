@@ -6,6 +6,7 @@ from types import SimpleNamespace
 import orjson
 import pytest
 
+from processors.records import MetricSample
 from streams.codec import (
     MAX_NESTING,
     Rejected,
@@ -15,7 +16,6 @@ from streams.codec import (
     encode,
     load_object,
 )
-from streams.schemas import MetricSample
 
 GOOD = {"ts": 1_795_899_297, "name": "system.cpu.utilization", "value": 0.5, "host": "web-1"}
 

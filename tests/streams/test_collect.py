@@ -4,6 +4,7 @@ import argparse
 
 import pytest
 
+from processors.records import HealthCheck, MetricBatch
 from streams.collect import (
     DEFAULT_SERVICE,
     DiskReading,
@@ -14,7 +15,6 @@ from streams.collect import (
     read_psutil,
     snapshot,
 )
-from streams.schemas import HealthCheck, MetricBatch
 
 TS_MS = 1_767_225_600_000
 GIB = 1024**3

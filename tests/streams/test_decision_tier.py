@@ -15,10 +15,10 @@ from processors.engine.inhibition import FiringAlert
 from processors.engine.label_matchers import parse_matchers
 from processors.engine.silences import Silence
 from processors.ids import fingerprint
+from processors.records import ActionResult, Signal
 from streams.batch_loop import Outgoing
 from streams.decision_tier import DecisionBatch, history_ms
 from streams.metrics import Metrics
-from streams.schemas import ActionResult, Signal
 from streams.settings import load_settings
 from tests.processors.engine.rulebook_factory import rulebook_from_yaml, shipped_rulebook
 

@@ -8,9 +8,9 @@ from typing import Any
 import orjson
 import pytest
 
+from processors.records import Signal
 from streams.codec import MAX_NESTING, Rejected, encode
 from streams.ingest import MAX_INPUT_NESTING, Limits, decode_input
-from streams.schemas import Signal
 
 NOW_MS = 1_795_899_240_000
 LIMITS = Limits(max_record_bytes=1_048_576, max_future_skew_ms=300_000, max_age_ms=604_800_000)

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from processors.records import MetricBatch, MetricSample
 from streams.codec import Rejected, rejected_for_validation
 from streams.ingest import as_mapping, decode_sample, expand_batch
-from streams.schemas import MetricBatch, MetricSample
 
 TS = 1_795_899_240_000
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from processors.errors import MissingToolError
 from streams import kafka_local
-from streams.errors import MissingToolError
 from streams.settings import load_settings
 
 

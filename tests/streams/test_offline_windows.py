@@ -9,8 +9,8 @@ import pytest
 
 from processors.engine.compiler import MatcherKind, compile_rulebook
 from processors.engine.loader import load_rules
+from processors.records import parse_ts_ms
 from streams.offline import run_offline
-from streams.schemas import parse_ts_ms
 
 S = 1000
 T0 = 1_795_899_240_000  # a whole minute

@@ -12,8 +12,8 @@ import pytest
 from aiokafka import TopicPartition
 
 from processors.engine.compiler import CompiledRulebook
+from processors.errors import RulesError
 from streams.decision_tier import DecisionBatch
-from streams.errors import RulesError
 from streams.metrics import Metrics
 from streams.reload import RulesWatcher, changed_rules, rules_digest
 from streams.settings import load_settings

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
+from processors.records import HealthCheck, LogRecord, MetricBatch
 from streams.scenarios import (
     DURATION_MS,
     MINUTE_MS,
@@ -16,7 +17,6 @@ from streams.scenarios import (
     UnknownScenarioError,
     generate,
 )
-from streams.schemas import HealthCheck, LogRecord, MetricBatch
 from streams.simulate import add_simulate_parser, default_start_ms, max_ahead_ms
 
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z, a whole minute

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams.errors import SettingsError
+from processors.errors import SettingsError
 from streams.settings import load_settings
 from streams.topics import TOPIC_ROLES, topic_specs
 

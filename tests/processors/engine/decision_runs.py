@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from processors.engine.compiler import CompiledRulebook
 from processors.engine.decisions import DecisionContext, DictStore, Outcome, decide, decide_result
 from processors.ids import fingerprint
-from streams.schemas import Action, ActionResult, Signal
+from processors.records import Action, ActionResult, Signal
 
 M = 60_000
 T0 = 1_795_899_240_000  # a whole minute: 2026-11-28T20:54:00Z

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from processors.engine.ledger import Ledger, budget_key
-from streams.schemas import Decision, format_ts
+from processors.records import Decision, format_ts
 from tests.processors.engine.decision_runs import Run, minute_ms
 from tests.processors.engine.rulebook_factory import rulebook_from_yaml
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from processors.engine.decisions import DictStore, decide
 from processors.ids import fingerprint
-from streams.schemas import Signal
+from processors.records import Signal
 from tests.processors.engine.rulebook_factory import rulebook_from_yaml, shipped_rulebook
 
 M = 60_000

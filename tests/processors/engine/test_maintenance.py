@@ -11,7 +11,7 @@ import pytest
 
 from processors.engine.loader import load_rules
 from processors.engine.maintenance import CronError, check_cron, open_window
-from streams.schemas import format_ts
+from processors.records import format_ts
 from tests.processors.engine.decision_runs import Run, minute_ms
 from tests.processors.engine.rulebook_factory import rulebook_from_yaml
 

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from processors.engine.decisions import DecisionContext
 from processors.engine.label_matchers import MatcherError
 from processors.engine.silences import Silence, SilenceBook, silence_from_record
-from streams.schemas import SilenceRecord, format_ts
+from processors.records import SilenceRecord, format_ts
 from tests.processors.engine.decision_runs import Run, minute_ms
 from tests.processors.engine.rulebook_factory import rulebook_from_yaml
 

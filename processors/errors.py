@@ -5,11 +5,23 @@ carries the fields an operator needs; third-party errors are translated at the e
 The CLI prints ``str(error)`` and exits non-zero, so messages say what to do next.
 
     OpsrulesError
-    ├── SettingsError        invalid OPSRULES_* environment
-    ├── RulesError           rule files that do not load (every error, file:line:col)
-    ├── KafkaLocalError      provisioning or running the local broker
-    │   └── MissingToolError Java 17+ or Maven missing
+    ├── SettingsError         invalid OPSRULES_* environment (streams.settings)
+    ├── RulesError            rule files that do not load (every error, file:line:col)
+    ├── ExpressionError       a broken expression, at its column (also a ValueError;
+    │                         processors.engine.expressions)
+    ├── CronError             a maintenance window's cron expression (also a ValueError;
+    │                         processors.engine.maintenance)
+    ├── MatcherError          a label matcher (also a ValueError;
+    │                         processors.engine.label_matchers)
+    ├── DurableRulesError     durable_rules refused what we built: a bug of ours (also a
+    │                         RuntimeError; processors.engine.matcher)
+    ├── NotationError         a rule test's expanding notation (streams.ruletest.notation)
+    ├── KafkaLocalError       provisioning or running the local broker
+    │   └── MissingToolError  Java 17+ or Maven missing
     └── KafkaUnavailableError a broker did not answer
+
+It lives at the ground floor (``processors/``) so that the pure cores' errors belong to
+the tree; the shells' errors are defined here too, next to their siblings.
 """
 
 from __future__ import annotations
