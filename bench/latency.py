@@ -43,7 +43,6 @@ import math
 import os
 import platform
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -63,6 +62,7 @@ from bench.firehose import table, wait_for_leaders
 from processors.records import parse_ts_ms
 from streams.settings import OpsrulesSettings, load_settings
 from streams.topics import action_topic, ensure_topics, topic_partitions
+from streams.worker_process import start_worker, stop_worker
 
 REPO = Path(__file__).resolve().parents[1]
 RULES_DIR = REPO / "bench" / "rulebooks" / "latency"
@@ -105,38 +105,6 @@ def bench_settings(bootstrap: str | None, idle_timeout_s: float) -> OpsrulesSett
     if bootstrap:
         values["bootstrap_servers"] = bootstrap
     return load_settings(**values)
-
-
-def worker_env(settings: OpsrulesSettings) -> dict[str, str]:
-    """The environment that gives the worker exactly these settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPSRULES_")}
-    for name in type(settings).model_fields:
-        value = getattr(settings, name)
-        if value is not None:
-            env[f"OPSRULES_{name.upper()}"] = str(value)
-    return env
-
-
-def start_worker(settings: OpsrulesSettings, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker"],
-            env=worker_env(settings),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=REPO,
-        )
-
-
-def stop_worker(worker: subprocess.Popen[bytes], timeout_s: float = 60.0) -> int:
-    """SIGTERM (the worker's clean stop), then SIGKILL if it does not exit in time."""
-    if worker.poll() is None:
-        worker.send_signal(signal.SIGTERM)
-    try:
-        return worker.wait(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        worker.kill()
-        return worker.wait()
 
 
 def busy_share(before: Any, after: Any) -> float:
@@ -429,7 +397,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     stop = asyncio.Event()
     reader = asyncio.create_task(consume_actions(consumer, tally, stop))
     signal_reader = asyncio.create_task(consume_signals(signals, tally, stop))
-    worker = start_worker(settings, worker_log)
+    worker = start_worker(settings, log=worker_log, cwd=REPO)
     exit_code: int | None = None
     try:
         progress(f"worker pid {worker.pid} (log {worker_log}); warming up")

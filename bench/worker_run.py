@@ -10,12 +10,8 @@ the worker's start); peak RSS is its VmHWM.
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -25,6 +21,7 @@ from typing import Any
 import psutil
 
 from streams.settings import OpsrulesSettings
+from streams.worker_process import start_worker, stop_worker
 
 POLL_S = 0.05
 _SAMPLE = re.compile(r"^(opsrules_\w+)(?:\{([^}]*)\})? (\d+)$")
@@ -75,15 +72,9 @@ def time_worker(
     """Start a worker on ``settings`` (its input topic already holds ``records``), wait
     until it has processed them all, stop it; the figures."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPSRULES_")}
-    env.update(settings.model_copy(update={"web_port": port}).as_env())
-    with log.open("wb") as out:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "warning"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    worker = start_worker(
+        settings.model_copy(update={"web_port": port}), "--loglevel", "warning", log=log
+    )
     process = psutil.Process(worker.pid)
     # (Unix time, perf_counter, CPU s) every poll from the start, so that the CPU spent
     # up to the loop's start (read from /metrics later) can be taken from just before it.
@@ -108,9 +99,7 @@ def time_worker(
             time.sleep(POLL_S)
         peak = _peak_rss_bytes(worker.pid)
     finally:
-        if worker.poll() is None:
-            worker.send_signal(signal.SIGTERM)
-            worker.wait(timeout=60)
+        stop_worker(worker)
     unix_now, perf_now, _ = looks[-1]
     before = [look for look in looks if look[0] <= started_unix] or looks[:1]
     first = (perf_now - (unix_now - started_unix), before[-1][2])

@@ -15,7 +15,7 @@ from processors.records import Signal
 from streams.decision_tier import DECISIONS_GROUP
 from streams.settings import OpsrulesSettings
 from streams.topics import ACTION_TYPES, action_topic
-from tests.integration.worker_process import start_worker
+from streams.worker_process import start_worker
 from tests.kafka_io import Received, committed_offsets, consume, end_offsets, produce, reader
 
 M = 60_000

@@ -14,9 +14,9 @@ import pytest
 
 from processors.records import format_ts
 from streams.topics import action_topic, ensure_topics
+from streams.worker_process import start_worker
 from tests.conftest import REPO, isolated_settings
 from tests.integration.pipeline import aligned_start_ms, send
-from tests.integration.worker_process import start_worker
 from tests.kafka_io import consume, run
 
 pytestmark = pytest.mark.integration

@@ -31,6 +31,7 @@ from streams.metrics import Metrics
 from streams.scenarios import DURATION_MS, generate
 from streams.settings import OpsrulesSettings, load_settings
 from streams.topics import ensure_topics
+from streams.worker_process import start_worker
 from tests.conftest import isolated_settings
 from tests.integration.pipeline import (
     M,
@@ -41,7 +42,6 @@ from tests.integration.pipeline import (
     surely_closed,
     wait_for_signals,
 )
-from tests.integration.worker_process import start_worker
 from tests.kafka_io import consume
 from tests.streams.test_offline_scenarios import offline_at
 

@@ -13,6 +13,7 @@ import pytest
 from streams.offline import OfflineRun
 from streams.scenarios import DURATION_MS, generate
 from streams.topics import ensure_topics
+from streams.worker_process import start_worker
 from tests.conftest import isolated_settings
 from tests.integration.pipeline import (
     M,
@@ -24,7 +25,6 @@ from tests.integration.pipeline import (
     wait_for_signals,
     worker_until_done,
 )
-from tests.integration.worker_process import start_worker
 from tests.kafka_io import run
 from tests.streams.test_offline_scenarios import offline_at
 

@@ -13,9 +13,9 @@ import orjson
 import pytest
 
 from streams.topics import ensure_topics
+from streams.worker_process import start_worker
 from tests.conftest import isolated_settings
 from tests.integration.pipeline import M, aligned_start_ms, collect_outputs, send
-from tests.integration.worker_process import start_worker
 from tests.kafka_io import run
 
 pytestmark = pytest.mark.integration

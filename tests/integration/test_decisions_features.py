@@ -22,8 +22,8 @@ from processors.ids import fingerprint
 from processors.records import Signal
 from streams.settings import OpsrulesSettings
 from streams.topics import ensure_topics, firing_alerts_topic
+from streams.worker_process import settings_env, start_worker
 from tests.conftest import isolated_settings
-from tests.integration.worker_process import settings_env, start_worker
 from tests.kafka_io import Received, consume, produce, run
 
 pytestmark = pytest.mark.integration

@@ -18,6 +18,7 @@ from streams.offline import run_offline
 from streams.settings import OpsrulesSettings
 from streams.topics import alerts_changelog_topic, ensure_topics, topic_partitions
 from streams.worker import load_rulebook
+from streams.worker_process import start_worker
 from tests.conftest import isolated_settings
 from tests.integration.pipeline import (
     M,
@@ -27,7 +28,6 @@ from tests.integration.pipeline import (
     surely_closed,
     wait_for_signals,
 )
-from tests.integration.worker_process import start_worker
 from tests.kafka_io import run
 
 pytestmark = pytest.mark.integration

@@ -21,10 +21,10 @@ from streams.scenarios import DURATION_MS, generate
 from streams.settings import OpsrulesSettings
 from streams.silences import new_silence, read_silences, write_silence
 from streams.topics import ACTION_TYPES, action_topic, ensure_topics
+from streams.worker_process import start_worker
 from tests.conftest import isolated_settings
 from tests.integration.hostile import hostile
 from tests.integration.pipeline import aligned_start_ms, surely_closed, wait_for_signals
-from tests.integration.worker_process import start_worker
 from tests.kafka_io import Received, consume, produce, run
 from tests.streams.test_offline_scenarios import offline_at
 

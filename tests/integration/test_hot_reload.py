@@ -12,9 +12,9 @@ import orjson
 import pytest
 
 from streams.topics import action_topic, ensure_topics
+from streams.worker_process import start_worker
 from tests.conftest import isolated_settings
 from tests.integration.pipeline import send
-from tests.integration.worker_process import start_worker
 from tests.kafka_io import consume, run
 
 pytestmark = pytest.mark.integration

@@ -11,9 +11,9 @@ import pytest
 
 from streams.scenarios import DURATION_MS, generate
 from streams.topics import ensure_topics
+from streams.worker_process import start_worker
 from tests.conftest import isolated_settings
 from tests.integration.pipeline import aligned_start_ms, encode, send, worker_until_done
-from tests.integration.worker_process import start_worker
 from tests.kafka_io import run
 from tests.streams.test_offline_scenarios import EXPECTED, offline_at
 

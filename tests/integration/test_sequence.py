@@ -23,9 +23,9 @@ from streams.firehose import FIREHOSE_GROUP
 from streams.offline import run_offline
 from streams.settings import OpsrulesSettings
 from streams.topics import ACTION_TYPES, action_topic, ensure_topics
+from streams.worker_process import start_worker
 from tests.conftest import isolated_settings
 from tests.integration.pipeline import encode, send
-from tests.integration.worker_process import start_worker
 from tests.kafka_io import Received, committed_offsets, consume, reader, run
 
 pytestmark = pytest.mark.integration
