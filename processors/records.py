@@ -242,6 +242,16 @@ def nest_dotted(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# ECS fields a security event may carry beyond ``event`` (it is free-form otherwise):
+# the base fields, and the field sets rules address by path (``source.ip``).
+ECS_BASE_FIELDS = ("message", "tags", "labels")
+ECS_FIELD_SETS = (
+    "event", "source", "destination", "user", "host", "process", "network", "url", "http",
+    "file", "rule", "threat", "service", "client", "server", "labels", "agent", "observer",
+    "related", "cloud", "container", "orchestrator", "dns", "tls",
+)  # fmt: skip
+
+
 class SecurityEvent(_Input):
     """A security event with Elastic Common Schema names, nested or dotted
     (``event.category``, ``event.outcome``, ``source.ip``, ``user.name``, …).
@@ -269,6 +279,12 @@ class OpsEvent(_Input):
     service: str | None = None
     host: str | None = None
     attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+# What an anomaly signal's ``group`` and ``values`` hold (processors/anomaly_feed.py);
+# rules on signals read them flattened, as top-level fields.
+ANOMALY_GROUP_FIELDS = ("metric", "host", "service")
+ANOMALY_VALUE_FIELDS = ("score", "value", "expected", "low", "high", "direction")
 
 
 class Signal(BaseModel):
@@ -449,3 +465,15 @@ class DeadLetter(BaseModel):
     raw: str | None  # the original bytes when they are valid UTF-8 …
     raw_base64: str | None = None  # … else base64 of them
     ts: str  # when it was dead-lettered, RFC 3339
+
+
+# The record model each source's records are validated with (a metric batch is read as
+# samples of this shape).
+SOURCE_MODELS: dict[str, type[BaseModel]] = {
+    "metric": MetricSample,
+    "log": LogRecord,
+    "health": HealthCheck,
+    "security": SecurityEvent,
+    "event": OpsEvent,
+    "signal": Signal,
+}

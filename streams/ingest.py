@@ -17,10 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from typing_extensions import TypedDict  # pydantic wants this one on Python < 3.12
 
 from processors.records import (
-    HealthCheck,
-    LogRecord,
-    OpsEvent,
-    SecurityEvent,
+    SOURCE_MODELS,
     Signal,
     format_ts,
     parse_ts_ms,
@@ -41,14 +38,6 @@ SOURCES = {
 # Levels of objects and arrays a producer's record may nest: half of what the codec reads,
 # so that a signal carrying the record (a level or two deeper) is read back too.
 MAX_INPUT_NESTING = MAX_NESTING // 2
-
-_MODELS: dict[str, type[BaseModel]] = {
-    "log": LogRecord,
-    "security": SecurityEvent,
-    "health": HealthCheck,
-    "event": OpsEvent,
-    "signal": Signal,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +192,7 @@ def decode_input(
         elif source == "signal":
             records = [signal_fields(Signal.model_validate(data))]
         else:
-            records = [as_mapping(_MODELS[source].model_validate(data))]
+            records = [as_mapping(SOURCE_MODELS[source].model_validate(data))]
     except ValidationError as exc:
         return rejected_for_validation(exc)
     low, high = now_ms - limits.max_age_ms, now_ms + limits.max_future_skew_ms

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
@@ -58,6 +58,13 @@ from pydantic_core import PydanticCustomError
 
 from processors.engine.label_matchers import MatcherError, parse_matcher
 from processors.engine.maintenance import CronError, check_cron, check_time_zone
+from processors.records import (
+    ANOMALY_GROUP_FIELDS,
+    ANOMALY_VALUE_FIELDS,
+    ECS_BASE_FIELDS,
+    ECS_FIELD_SETS,
+    SOURCE_MODELS,
+)
 
 Source = Literal["metric", "log", "security", "health", "event", "signal"]
 Severity = Literal["info", "warning", "error", "critical"]
@@ -201,70 +208,32 @@ ExceptionItem = Annotated[
 
 
 # What expressions may name, per source: (fields, prefixes of free-form maps).
-SOURCE_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
-    "metric": (
-        frozenset({"ts_ms", "name", "value", "unit", "host", "service", "labels"}),
-        frozenset({"labels"}),
-    ),
-    "log": (
-        frozenset(
-            {"ts_ms", "host", "service", "severity_text", "severity_number", "body", "attributes"}
-        ),
-        frozenset({"attributes"}),
-    ),
-    "health": (
-        frozenset(
-            {"ts_ms", "service", "instance", "check", "status", "latency_ms", "host", "message"}
-        ),
-        frozenset(),
-    ),
-    # ECS: every top-level field set is free-form.
-    "security": (
-        frozenset({"ts_ms", "message", "tags", "labels"}),
-        frozenset(
-            {
-                "event",
-                "source",
-                "destination",
-                "user",
-                "host",
-                "process",
-                "network",
-                "url",
-                "http",
-                "file",
-                "rule",
-                "threat",
-                "service",
-                "client",
-                "server",
-                "labels",
-                "agent",
-                "observer",
-                "related",
-                "cloud",
-                "container",
-                "orchestrator",
-                "dns",
-                "tls",
-            }
-        ),
-    ),
-    "event": (
-        frozenset({"ts_ms", "type", "entity", "status", "service", "host", "attributes"}),
-        frozenset({"attributes"}),
-    ),
-    # Signals read back by the firehose (see processors.anomaly_feed): their fields,
-    # and their group and values flattened, as an anomaly signal carries them.
-    "signal": (
-        frozenset(
-            {"ts_ms", "kind", "key", "source", "rules", "group", "values", "record"}
-            | {"metric", "host", "service"}
-            | {"score", "value", "expected", "low", "high", "direction"}
-        ),
-        frozenset({"group", "values", "record"}),
-    ),
-}
+def _record_fields(model: type[BaseModel]) -> tuple[frozenset[str], frozenset[str]]:
+    """A record model's fields, and those holding free-form maps (any path under them
+    is a field: ``labels.cpu``)."""
+    names = frozenset(model.model_fields)
+    maps = frozenset(
+        name
+        for name, info in model.model_fields.items()
+        if dict in (get_origin(info.annotation), *map(get_origin, get_args(info.annotation)))
+    )
+    return names, maps
+
+
+def _source_fields() -> dict[str, tuple[frozenset[str], frozenset[str]]]:
+    """What rules on each source may name, derived from the record models: (fields,
+    prefixes of free-form maps). ECS leaves every field set free-form; a signal read back
+    is seen with its group and values flattened (an anomaly signal's names)."""
+    out = {source: _record_fields(model) for source, model in SOURCE_MODELS.items()}
+    names, maps = out["security"]
+    out["security"] = (names | set(ECS_BASE_FIELDS), maps | set(ECS_FIELD_SETS))
+    names, maps = out["signal"]
+    flattened = {*ANOMALY_GROUP_FIELDS, *ANOMALY_VALUE_FIELDS}
+    out["signal"] = (names | flattened, maps)
+    return out
+
+
+SOURCE_FIELDS = _source_fields()
 
 
 def default_window_value(source: str) -> str:
