@@ -10,9 +10,16 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 # Epoch magnitudes: 1e11 s is the year 5138, 1e14 ms the year 5138 too.
 _MAX_SECONDS = 1e11
@@ -51,6 +58,23 @@ def parse_ts_ms(value: object) -> int:
     raise ValueError("a timestamp must be a number or an RFC 3339 string")
 
 
+# 9999-12-31T23:59:59.999Z: the last moment format_ts writes as RFC 3339, and a record
+# must read back. A record time outside [0, MAX_TS_MS] is refused.
+MAX_TS_MS = 253_402_300_799_999
+TS_OUT_OF_RANGE = "timestamp out of range"
+
+
+def check_ts_ms(ts_ms: int) -> int:
+    """``ts_ms`` if it is between the epoch and the end of year 9999, else ValueError
+    (which the codec reports as ``timestamp_out_of_range``)."""
+    if not 0 <= ts_ms <= MAX_TS_MS:
+        raise ValueError(f"{TS_OUT_OF_RANGE}: {ts_ms} ms is not between 1970 and 9999")
+    return ts_ms
+
+
+EpochMs = Annotated[int, AfterValidator(check_ts_ms)]
+
+
 def format_ts(ts_ms: int) -> str:
     """RFC 3339 in UTC with milliseconds, e.g. ``2026-11-28T21:00:00.000Z``. Total: a
     time outside what ``datetime`` holds (before year 1, after 9999) is written as
@@ -67,7 +91,7 @@ class _Input(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    ts_ms: int
+    ts_ms: EpochMs
 
     @model_validator(mode="before")
     @classmethod
@@ -111,7 +135,7 @@ class BatchSample(BaseModel):
     value: float
     unit: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
-    ts_ms: int | None = None
+    ts_ms: EpochMs | None = None
 
     _value_finite = field_validator("value")(_finite)
 
@@ -314,8 +338,8 @@ class Signal(BaseModel):
     source: str = "metric"
     rules: list[str] = Field(default_factory=list)
     group: dict[str, str] = Field(default_factory=dict)
-    ts_ms: int
-    window_start_ms: int | None = None
+    ts_ms: EpochMs
+    window_start_ms: EpochMs | None = None
     values: dict[str, float | None] = Field(default_factory=dict)
     record: dict[str, Any] | None = None
     sequence: str | None = None  # kind "step": the sequence rule it is a step of

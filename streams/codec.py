@@ -17,7 +17,7 @@ from typing import Any, Protocol, TypeVar
 import orjson
 from pydantic import BaseModel, ValidationError
 
-from processors.records import DeadLetter, DeadLetterReason, format_ts
+from processors.records import TS_OUT_OF_RANGE, DeadLetter, DeadLetterReason, format_ts
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -139,6 +139,8 @@ def rejected_for_validation(exc: ValidationError) -> Rejected:
         message += f" (and {len(errors) - 1} more)"
     if any("finite" in e["msg"] for e in errors):
         return Rejected("non_finite_value", message)
+    if any(TS_OUT_OF_RANGE in e["msg"] for e in errors):
+        return Rejected("timestamp_out_of_range", message)
     return Rejected("invalid_schema", message)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
@@ -81,6 +81,8 @@ def test_decode_gives_a_record_that_encodes_or_a_reason(
 def test_a_record_at_the_size_limit_is_decoded_and_one_past_it_is_too_large(
     size: int, valid: dict[str, Any]
 ) -> None:
+    # SIGNAL may carry a record with Infinity in it: not a valid signal at any size.
+    assume(isinstance(decode(to_json(valid), Signal), Signal))
     raw = padded_to(valid, "id", size)
     assert len(raw) == size
     decoded = decode(raw, Signal)

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import orjson
 import pytest
 
-from processors.records import MetricSample
+from processors.records import MetricSample, Signal
 from streams.codec import (
     MAX_NESTING,
     Rejected,
@@ -123,3 +123,13 @@ def test_hostile_records_get_a_reason(raw: bytes, reason: str, in_message: str) 
 )
 def test_records_within_the_nesting_limit_are_read(raw: bytes) -> None:
     assert isinstance(load_object(raw), dict)
+
+
+@pytest.mark.parametrize("ts_ms", [1_795_899_240_000_000, 253_402_300_800_000, -1])
+def test_a_signal_from_beyond_year_9999_or_before_1970_is_out_of_range(ts_ms: int) -> None:
+    """Found by the decision tier's fuzzer: such a signal was decided, its action's time
+    was written as ``epoch+…ms`` and could not be read back (a processing_error)."""
+    raw = orjson.dumps({"id": "s", "kind": "window", "key": "web-1", "ts_ms": ts_ms})
+    decoded = decode(raw, Signal)
+    assert isinstance(decoded, Rejected) and decoded.reason == "timestamp_out_of_range"
+    assert "between 1970 and 9999" in decoded.message
