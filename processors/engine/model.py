@@ -74,8 +74,13 @@ _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 
 
+# Ten years: longer than any timeframe, window or test span means a typo, and keeps
+# every sum of durations and times far inside 64 bits.
+MAX_DURATION_MS = 3650 * 86_400_000
+
+
 def parse_duration_ms(value: object) -> int:
-    """``"1h30m"`` → 5_400_000; a bare number is seconds."""
+    """``"1h30m"`` → 5_400_000; a bare number is seconds. At most 3650d (ten years)."""
     if isinstance(value, bool):
         raise ValueError("a duration cannot be a boolean")
     if isinstance(value, int | float):
@@ -83,7 +88,7 @@ def parse_duration_ms(value: object) -> int:
             raise ValueError("a duration must be a finite number")
         if value < 0:
             raise ValueError("a duration cannot be negative")
-        return round(value * 1000)
+        return _bounded(value * 1000)
     if not isinstance(value, str):
         raise ValueError("a duration is a string like '30s', '5m' or '1h30m'")
     text = value.strip()
@@ -98,7 +103,13 @@ def parse_duration_ms(value: object) -> int:
             f"{value!r} is not a duration; use a number and a unit: ms, s, m, h, d, w "
             "(e.g. '30s', '5m', '1h30m')"
         )
-    return round(total)
+    return _bounded(total)
+
+
+def _bounded(ms: float) -> int:
+    if ms > MAX_DURATION_MS:
+        raise ValueError("a duration of more than 3650d (ten years); check the unit")
+    return round(ms)
 
 
 def format_duration(ms: int) -> str:

@@ -68,3 +68,12 @@ def test_the_generator_prints_or_writes(
     (tmp_path / "rules").mkdir()
     assert schema.main(["--write"]) == 0
     assert (tmp_path / "rules" / "schema.json").read_text() == printed
+
+
+@pytest.mark.parametrize("value", ["3651d", 3650 * 86_400 + 1, "522w", 2_635_248_901_054_165.0])
+def test_a_duration_past_ten_years_is_refused(value: object) -> None:
+    """A rule-test interval of 2.6e15 (seconds) overflowed 64 bits in the loader (found
+    by the rule-test fuzzer): such a duration is a wrong unit, not a plan."""
+    with pytest.raises(ValueError, match="3650d"):
+        parse_duration_ms(value)
+    assert parse_duration_ms("3650d") == 3650 * 86_400_000
