@@ -13,6 +13,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from processors.errors import OpsrulesError
 from streams.settings import OpsrulesSettings, load_settings
@@ -239,6 +240,27 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--keep", action="store_true", help="leave the local Kafka running")
     demo.set_defaults(handler=_cmd_demo)
 
+    _add_bench_parser(sub)
+
+    from streams.collect import add_collect_parser
+    from streams.silences import add_silence_parser
+    from streams.simulate import add_simulate_parser
+
+    add_simulate_parser(sub)
+    add_collect_parser(sub)
+    add_silence_parser(sub)
+    return parser
+
+
+def _add_bench_parser(sub: Any) -> None:
+    """``opsrules bench``, in a checkout only: the benchmarks are a repository tool
+    (``bench/`` is not in the wheel, so an installed opsrules does not list it)."""
+    try:
+        from bench.nab.cli import add_arguments as add_nab_arguments
+        from bench.nab.cli import handle as handle_nab
+        from bench.pipeline import add_arguments
+    except ImportError:  # installed from the wheel
+        return
     bench = sub.add_parser(
         "bench",
         help="benchmarks (from a checkout): opsrules against its limit and its peers",
@@ -252,12 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
         "and the opsrules worker on it; then 50-sample batches, the latency mode and the "
         "memory mode. Needs a running Kafka (opsrules kafka up).",
     )
-    try:
-        from bench.pipeline import add_arguments
-    except ImportError:  # installed without the checkout's bench/
-        pass
-    else:
-        add_arguments(pipeline)
+    add_arguments(pipeline)
     bench.set_defaults(handler=_cmd_bench)
     nab = bench_sub.add_parser(
         "nab",
@@ -267,23 +284,8 @@ def build_parser() -> argparse.ArgumentParser:
         "reward_low_FN_rate) at its fixed threshold; or scores existing NAB results "
         "(--results DIR --detector NAME), sweeping the threshold as NAB does. No Kafka.",
     )
-    try:
-        from bench.nab.cli import add_arguments as add_nab_arguments
-        from bench.nab.cli import handle as handle_nab
-    except ImportError:  # installed without the checkout's bench/
-        pass
-    else:
-        add_nab_arguments(nab)
-        nab.set_defaults(handler=handle_nab)
-
-    from streams.collect import add_collect_parser
-    from streams.silences import add_silence_parser
-    from streams.simulate import add_simulate_parser
-
-    add_simulate_parser(sub)
-    add_collect_parser(sub)
-    add_silence_parser(sub)
-    return parser
+    add_nab_arguments(nab)
+    nab.set_defaults(handler=handle_nab)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
