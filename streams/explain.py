@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from processors.engine.compiler import CompiledRulebook, compile_rulebook
+from processors.engine.durations import format_duration
 from processors.engine.loader import LoadedRule, load_rules
-from processors.engine.model import format_duration
 from processors.engine.rule_errors import did_you_mean
 from processors.errors import RulesError
 from processors.ids import fingerprint

@@ -26,8 +26,8 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from pydantic import ValidationError
 
+from processors.engine.durations import parse_duration_ms
 from processors.engine.label_matchers import MatcherError, parse_matcher
-from processors.engine.model import parse_duration_ms
 from processors.errors import OpsrulesError
 from processors.records import SilenceRecord, format_ts, parse_ts_ms
 from streams.settings import OpsrulesSettings

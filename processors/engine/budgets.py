@@ -7,8 +7,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from processors.engine.durations import format_duration
 from processors.engine.ledger import Ledger, budget_key
-from processors.engine.model import BudgetConfig, format_duration
+from processors.engine.model import BudgetConfig
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,12 +34,13 @@ from processors.engine.alert_state import INACTIVE, AlertState, Event, Phase, tr
 from processors.engine.breaker import open_breaker
 from processors.engine.budgets import over_budget
 from processors.engine.compiler import CompiledRule, CompiledRulebook, condition_context
+from processors.engine.durations import format_duration
 from processors.engine.flapping import is_flapping, recent_changes
 from processors.engine.inhibition import FiringAlert, FiringAlerts, inhibiting
 from processors.engine.label_matchers import alert_labels, matches_all
 from processors.engine.ledger import Ledger
 from processors.engine.maintenance import open_window
-from processors.engine.model import ActionConfig, EscalationConfig, VerifyConfig, format_duration
+from processors.engine.model import ActionConfig, EscalationConfig, VerifyConfig
 from processors.engine.policies import Policies, rule_windows
 from processors.engine.realert import next_realert, realert_wait
 from processors.engine.silences import SilenceBook

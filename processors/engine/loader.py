@@ -35,6 +35,7 @@ from processors.engine.expressions import (
     parse,
     render,
 )
+from processors.engine.fields import SOURCE_FIELDS, default_window_value
 from processors.engine.macros import (
     Definitions,
     Scope,
@@ -45,7 +46,7 @@ from processors.engine.macros import (
     resolve,
     window_scope,
 )
-from processors.engine.model import SOURCE_FIELDS, Rule, RuleFile, default_window_value
+from processors.engine.model import Rule, RuleFile
 from processors.engine.policies import Policies, collect_policies
 from processors.engine.rule_errors import (
     RuleError,

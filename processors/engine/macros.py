@@ -37,7 +37,8 @@ from processors.engine.expressions import (
     closest,
     parse,
 )
-from processors.engine.model import SOURCE_FIELDS, Stat
+from processors.engine.fields import SOURCE_FIELDS
+from processors.engine.model import Stat
 from processors.engine.rule_errors import Kind, RuleError, RuleSource, key_pos
 
 STATS: tuple[str, ...] = get_args(Stat)

@@ -30,20 +30,18 @@ lists:                            # named value lists, for 'x in batch_hosts'
   batch_hosts: [batch-1, batch-2]
 ```
 
-Durations are strings like ``500ms``, ``30s``, ``5m``, ``1h30m``, ``1d`` (or a number of
-seconds) and are held in milliseconds (fields ending in ``_ms``).
+Durations (``processors.engine.durations``) are strings like ``500ms``, ``30s``, ``5m``,
+``1h30m``, ``1d`` (or a number of seconds), held in milliseconds (fields ending in
+``_ms``).
 """
 
 from __future__ import annotations
 
-import math
-import re
-from typing import Annotated, Any, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -56,108 +54,15 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from processors.engine.durations import DurationMs, PositiveDurationMs
+from processors.engine.fields import default_window_value
 from processors.engine.label_matchers import MatcherError, parse_matcher
 from processors.engine.maintenance import CronError, check_cron, check_time_zone
-from processors.records import (
-    ANOMALY_GROUP_FIELDS,
-    ANOMALY_VALUE_FIELDS,
-    ECS_BASE_FIELDS,
-    ECS_FIELD_SETS,
-    SOURCE_MODELS,
-)
 
 Source = Literal["metric", "log", "security", "health", "event", "signal"]
 Severity = Literal["info", "warning", "error", "critical"]
 ActionType = Literal["alert", "heal", "scale", "incident"]
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
-_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
-
-
-# Ten years: longer than any timeframe, window or test span means a typo, and keeps
-# every sum of durations and times far inside 64 bits.
-MAX_DURATION_MS = 3650 * 86_400_000
-
-
-def parse_duration_ms(value: object) -> int:
-    """``"1h30m"`` → 5_400_000; a bare number is seconds. At most 3650d (ten years)."""
-    if isinstance(value, bool):
-        raise ValueError("a duration cannot be a boolean")
-    if isinstance(value, int | float):
-        if not math.isfinite(value):
-            raise ValueError("a duration must be a finite number")
-        if value < 0:
-            raise ValueError("a duration cannot be negative")
-        return _bounded(value * 1000)
-    if not isinstance(value, str):
-        raise ValueError("a duration is a string like '30s', '5m' or '1h30m'")
-    text = value.strip()
-    pos, total = 0, 0.0
-    for match in _DURATION_PART.finditer(text):
-        if match.start() != pos:
-            break
-        total += float(match.group(1)) * _UNIT_MS[match.group(2)]
-        pos = match.end()
-    if not text or pos != len(text):
-        raise ValueError(
-            f"{value!r} is not a duration; use a number and a unit: ms, s, m, h, d, w "
-            "(e.g. '30s', '5m', '1h30m')"
-        )
-    return _bounded(total)
-
-
-def _bounded(ms: float) -> int:
-    if ms > MAX_DURATION_MS:
-        raise ValueError("a duration of more than 3650d (ten years); check the unit")
-    return round(ms)
-
-
-def format_duration(ms: int) -> str:
-    if ms == 0:
-        return "0s"
-    out = []
-    for unit in ("d", "h", "m", "s", "ms"):
-        size = _UNIT_MS[unit]
-        if ms >= size:
-            out.append(f"{ms // size}{unit}")
-            ms %= size
-    return "".join(out)
-
-
-DURATION_PATTERN = r"^\s*([0-9]+(\.[0-9]+)?(ms|s|m|h|d|w))+\s*$"
-
-
-def _positive(ms: int) -> int:
-    if ms <= 0:
-        raise ValueError("must be longer than 0")
-    return ms
-
-
-def _duration_schema(minimum: dict[str, int]) -> WithJsonSchema:
-    return WithJsonSchema(
-        {
-            "anyOf": [
-                {
-                    "type": "string",
-                    "pattern": DURATION_PATTERN,
-                    # shown by VS Code's YAML extension instead of the pattern
-                    "patternErrorMessage": "a duration: a number and a unit (ms, s, m, h, d, "
-                    "w), e.g. 30s, 5m, 1h30m",
-                },
-                {"type": "number", **minimum},
-            ]
-        }
-    )
-
-
-# A duration as written ("1h30m", or a number of seconds), held in milliseconds.
-DurationMs = Annotated[int, BeforeValidator(parse_duration_ms), _duration_schema({"minimum": 0})]
-PositiveDurationMs = Annotated[
-    int,
-    BeforeValidator(parse_duration_ms),
-    AfterValidator(_positive),
-    _duration_schema({"exclusiveMinimum": 0}),
-]
 Stat = Literal["count", "sum", "min", "max", "mean", "last", "rate", "p50", "p90", "p99"]
 
 RULE_ID = r"^[a-z][a-z0-9_]*$"
@@ -219,38 +124,6 @@ ExceptionItem = Annotated[
 
 
 # What expressions may name, per source: (fields, prefixes of free-form maps).
-def _record_fields(model: type[BaseModel]) -> tuple[frozenset[str], frozenset[str]]:
-    """A record model's fields, and those holding free-form maps (any path under them
-    is a field: ``labels.cpu``)."""
-    names = frozenset(model.model_fields)
-    maps = frozenset(
-        name
-        for name, info in model.model_fields.items()
-        if dict in (get_origin(info.annotation), *map(get_origin, get_args(info.annotation)))
-    )
-    return names, maps
-
-
-def _source_fields() -> dict[str, tuple[frozenset[str], frozenset[str]]]:
-    """What rules on each source may name, derived from the record models: (fields,
-    prefixes of free-form maps). ECS leaves every field set free-form; a signal read back
-    is seen with its group and values flattened (an anomaly signal's names)."""
-    out = {source: _record_fields(model) for source, model in SOURCE_MODELS.items()}
-    names, maps = out["security"]
-    out["security"] = (names | set(ECS_BASE_FIELDS), maps | set(ECS_FIELD_SETS))
-    names, maps = out["signal"]
-    flattened = {*ANOMALY_GROUP_FIELDS, *ANOMALY_VALUE_FIELDS}
-    out["signal"] = (names | flattened, maps)
-    return out
-
-
-SOURCE_FIELDS = _source_fields()
-
-
-def default_window_value(source: str) -> str:
-    return "value" if source == "metric" else "1"
-
-
 def _title(name: str, info: Any) -> str:
     """Schema titles from the names rule authors write (``keep_firing_for``, not
     ``keep_firing_for_ms``)."""

@@ -32,7 +32,7 @@ from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from processors.aggregate import STATS
-from processors.engine.model import SOURCE_FIELDS
+from processors.engine.fields import SOURCE_FIELDS
 
 if TYPE_CHECKING:
     from processors.engine.model import Rule

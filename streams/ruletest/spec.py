@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from processors.engine.model import DurationMs, PositiveDurationMs
+from processors.engine.durations import DurationMs, PositiveDurationMs
 from processors.records import ActionType
 
 Topic = Literal["metrics", "logs", "security", "health", "events", "signals"]

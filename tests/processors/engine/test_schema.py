@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from processors.engine import schema
-from processors.engine.model import DURATION_PATTERN, Rule, parse_duration_ms
+from processors.engine.durations import DURATION_PATTERN, parse_duration_ms
+from processors.engine.model import Rule
 from tests.processors.engine.rulebook_factory import REPO_RULES
 
 SCHEMA_LINE = "# yaml-language-server: $schema=schema.json"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from processors.engine.fields import SOURCE_FIELDS
 from processors.engine.loader import load_rules
-from processors.engine.model import SOURCE_FIELDS
 from processors.records import SOURCE_MODELS
 
 
