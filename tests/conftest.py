@@ -26,6 +26,13 @@ import pytest
 from streams import kafka_local
 from streams.settings import OpsrulesSettings, load_settings
 
+# The fuzz and differential suites' seed and case counts, once for both.
+from tests.hypothesis_profiles import (  # noqa: F401
+    pytest_collection_modifyitems,
+    pytest_report_header,
+    pytest_terminal_summary,
+)
+
 REPO = Path(__file__).resolve().parents[1]
 
 

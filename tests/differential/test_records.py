@@ -12,7 +12,7 @@ from hypothesis import given
 from processors.engine.compiler import MatcherKind
 from tests.differential.record_strategies import record_rule_files, record_stream
 from tests.differential.runs import MATCHERS, assert_same
-from tests.fuzz.conftest import ci_examples
+from tests.hypothesis_profiles import ci_examples
 
 
 @pytest.mark.parametrize("matcher", MATCHERS)

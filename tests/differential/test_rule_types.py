@@ -13,7 +13,7 @@ from processors.engine.compiler import MatcherKind
 from tests.differential.runs import MATCHERS, assert_same
 from tests.differential.strategies import disordered
 from tests.differential.typed_strategies import KINDS, security_stream, typed_files
-from tests.fuzz.conftest import ci_examples
+from tests.hypothesis_profiles import ci_examples
 
 
 @pytest.mark.parametrize("matcher", MATCHERS)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from processors.engine.compiler import MatcherKind
 from tests.differential.runs import MATCHERS, assert_same
 from tests.differential.strategies import disordered, metric_stream, windowed_metric_files
-from tests.fuzz.conftest import ci_examples
+from tests.hypothesis_profiles import ci_examples
 
 
 @pytest.mark.parametrize("matcher", MATCHERS)

@@ -14,8 +14,8 @@ from pydantic import BaseModel
 
 from processors.records import ActionResult, Decision, Signal, SilenceRecord
 from streams.codec import DEFAULT_MAX_RECORD_BYTES, Rejected, decode, encode, load_object
+from tests.hypothesis_profiles import ci_examples
 
-from .conftest import ci_examples
 from .properties import assert_rejected_well
 from .strategies import (
     ACTION_RESULT,

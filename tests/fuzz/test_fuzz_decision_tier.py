@@ -18,9 +18,9 @@ from processors.records import Action, ActionResult
 from streams.codec import decode
 from streams.decision_tier import DecisionBatch
 from streams.metrics import Metrics
+from tests.hypothesis_profiles import ci_examples
 from tests.processors.engine.rulebook_factory import shipped_rulebook
 
-from .conftest import ci_examples
 from .properties import assert_dead_letter_round_trips, default_settings
 from .strategies import NOW_MS, SIGNAL, record_bytes, to_json
 

@@ -22,9 +22,9 @@ from streams.codec import decode
 from streams.firehose import FirehoseBatch
 from streams.ingest import SOURCES
 from streams.metrics import Metrics
+from tests.hypothesis_profiles import ci_examples
 from tests.processors.engine.rulebook_factory import shipped_rulebook
 
-from .conftest import ci_examples
 from .properties import assert_dead_letter_round_trips, default_settings
 from .strategies import NOW_MS, VALID_INPUTS, record_bytes, to_json
 

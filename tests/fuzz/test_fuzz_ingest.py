@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from processors.records import Signal
 from streams.codec import DEFAULT_MAX_RECORD_BYTES, Rejected, encode
 from streams.ingest import SOURCES, Limits, decode_input
+from tests.hypothesis_profiles import ci_examples
 
-from .conftest import ci_examples
 from .properties import assert_rejected_well
 from .strategies import NOW_MS, VALID_INPUTS, padded_to, record_bytes
 

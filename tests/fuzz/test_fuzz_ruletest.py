@@ -17,8 +17,8 @@ from processors.engine.loader import LoadResult, load_rules
 from streams.offline import ROLES
 from streams.ruletest.load import RuleTest, load_test_file
 from streams.ruletest.notation import NotationError, expand
+from tests.hypothesis_profiles import ci_examples
 
-from .conftest import ci_examples
 from .properties import assert_errors_placed
 from .strategies import RULES_DIR, SHIPPED_TEST_FILES, yaml_documents
 

@@ -24,13 +24,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.reference.alerts import FIRING, RESOLVED, MatchAlert, WindowedAlert
-from tests.reference.expressions import Unsettled, evaluate, lookup, truth
+from tests.reference.expressions import Unsettled, evaluate, truth
 from tests.reference.noise import ActionGate
 from tests.reference.rule_types import TypedRule, typed_rule
-from tests.reference.rulefile import SOURCE_OF_ROLE, Action, Rule, read_rules
+from tests.reference.rulefile import SOURCE_OF_ROLE, Action, Group, Rule, group_of, read_rules
 from tests.reference.windows import Between, Entry, stats, window_starts
-
-Group = tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True, order=True)
@@ -136,16 +134,6 @@ def interpret(
             for ts, group in typed[rule.id].finish(until_ms, partition_ms):
                 due.append(_Due(rule, group, FIRING, ts))
     return sorted(a for a in _send(due, timeline) if a.ts_ms <= until_ms)
-
-
-def group_of(rule: Rule, fields: Mapping[str, Any]) -> Group:
-    values = []
-    for path in rule.group_by:
-        value = lookup(fields, path)
-        if not isinstance(value, str):
-            raise Unsettled(f"group_by {path} is {value!r}, not a string")
-        values.append((path, value))
-    return tuple(values)
 
 
 def _role(source: str) -> str | None:

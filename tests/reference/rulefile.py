@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.reference.expressions import Definitions, Node, parse
+from tests.reference.expressions import Definitions, Node, Unsettled, lookup, parse
 
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 _PART = re.compile(r"(\d+)(ms|s|m|h|d|w)")
@@ -28,6 +28,8 @@ SOURCE_OF_ROLE = {
 # "keep_firing_for (default 5m)" for rules on single records and the other rule types.
 SINGLE_RECORD_KEEP_MS = 300_000
 DEFAULT_GRACE_MS = 10_000
+
+Group = tuple[tuple[str, str], ...]  # an alert's group_by values, in order
 
 
 def duration_ms(text: str) -> int:
@@ -158,3 +160,15 @@ def _action(spec: Mapping[str, Any]) -> Action:
         verify_after_ms=duration_ms(verify["after"]) if verify else None,
         escalate_type=verify["escalate"]["type"] if verify else None,
     )
+
+
+def group_of(rule: Rule, fields: Mapping[str, Any]) -> Group:
+    """The ``group_by`` values of a record; the README says nothing of a record that lacks
+    one (or holds a non-string there)."""
+    values = []
+    for path in rule.group_by:
+        value = lookup(fields, path)
+        if not isinstance(value, str):
+            raise Unsettled(f"group_by {path} is {value!r}, not a string")
+        values.append((path, value))
+    return tuple(values)

@@ -9,10 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.reference.alerts import FIRING, MatchAlert
-from tests.reference.expressions import Unsettled, lookup, truth
-from tests.reference.rulefile import DEFAULT_GRACE_MS, Rule, duration_ms
+from tests.reference.expressions import Unsettled, truth
+from tests.reference.rulefile import DEFAULT_GRACE_MS, Group, Rule, duration_ms, group_of
 
-Group = tuple[tuple[str, str], ...]
 Firing = tuple[int, Group]  # (event time in ms, group)
 Scalar = str | int | float
 IGNORED = object()  # what ``read`` gives for a record the type skips
@@ -58,7 +57,7 @@ class TypedBase:
         ``source`` is the record's, ``now_ms`` processing time (for ``sequence``)."""
         self.arrivals += 1
         if truth(self.rule.match, fields):
-            group = key_of(self.rule, fields)
+            group = group_of(self.rule, fields)
             value = self.read(fields)
             if value is not IGNORED and not self.too_late(ts_ms, partition_ms):
                 self.check(self.keys.get(group, []), ts_ms, partition_ms)
@@ -87,18 +86,6 @@ class TypedBase:
             alert = alerts.setdefault(group, MatchAlert(self.rule.keep_firing_ms))
             if alert.match(ts_ms) == FIRING:
                 yield ts_ms, group
-
-
-def key_of(rule: Rule, fields: Mapping[str, Any]) -> Group:
-    """The ``group_by`` values of a record; the README says nothing of a record that lacks
-    one (or holds a non-string there)."""
-    values = []
-    for path in rule.group_by:
-        value = lookup(fields, path)
-        if not isinstance(value, str):
-            raise Unsettled(f"group_by {path} is {value!r}, not a string")
-        values.append((path, value))
-    return tuple(values)
 
 
 def setting_ms(rule: Rule, name: str, default_ms: int | None = None) -> int:

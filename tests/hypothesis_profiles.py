@@ -1,4 +1,5 @@
-"""Hypothesis profiles of the fuzz suite.
+"""Hypothesis profiles of the fuzz suite (tests/fuzz) and the differential suite
+(tests/differential); tests/conftest.py registers the hooks below once for both.
 
 - ``ci`` (the default, and what ``make test`` runs): a bounded number of cases per
   target, derandomized so that every run tries the same cases (a red CI is reproducible
@@ -61,6 +62,9 @@ def ci_examples(count: int) -> Callable[[T], T]:
     return settings(max_examples=count)
 
 
+SUITES = ("tests/fuzz/", "tests/differential/")
+
+
 def pytest_report_header() -> str | None:
     if FUZZING:
         return f"fuzz: {_EXAMPLES} cases per target, seed {SEED} (OPSRULES_FUZZ_SEED={SEED})"
@@ -74,7 +78,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return
     for item in items:
         test = getattr(item, "obj", None)
-        if "tests/fuzz/" in item.nodeid and hasattr(test, "hypothesis"):
+        if item.nodeid.startswith(SUITES) and hasattr(test, "hypothesis"):
             seed(SEED)(test)
             item.add_marker(pytest.mark.timeout(0))
 
