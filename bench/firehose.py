@@ -41,29 +41,35 @@ import contextlib
 import cProfile
 import gc
 import json
-import os
-import platform
 import pstats
-import random
 import re
 import sys
 import time
-import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from bench.kafka_harness import delete_topics, kafka_settings, preload, wait_for_leaders
+from bench.tables import environment, progress, table
+from bench.workload import (
+    BASE_TS_MS,
+    BATCH_NAMES,
+    Encoded,
+    FakeRecord,
+    batch_records,
+    last_ts_ms,
+    sample_records,
+    span_ms,
+)
 from processors.engine.compiler import CompiledRulebook
 from streams.batch_loop import Offsets
 from streams.firehose import FirehoseBatch, FirehoseService
 from streams.metrics import Metrics
 from streams.settings import OpsrulesSettings, load_settings
-from streams.topics import ensure_topics, topic_partitions, topic_specs
+from streams.topics import ensure_topics, topic_partitions
 from streams.worker import load_rulebook
 
 REPO = Path(__file__).resolve().parents[1]
@@ -72,23 +78,7 @@ RULES_DIR = REPO / "rules"
 DEFAULT_RECORDS = 200_000
 DEFAULT_SERIES = 1_000
 DEFAULT_MAX_RECORDS = 10_000  # settings.firehose_max_records
-BASE_TS_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z: fixed, so core runs repeat exactly
-ROUND_MS = 10_000  # each series sends once per 10 s of event time
-SEED = 20_260_101
 PROFILE_TOP = 15
-
-CPU = "system.cpu.utilization"
-# Names inside a metric batch, cycled; the first three feed the shipped host rules.
-BATCH_NAMES = (
-    CPU,
-    "system.memory.utilization",
-    "system.filesystem.utilization",
-    "system.cpu.load_average.1m",
-    "system.network.io",
-    "system.disk.io",
-    "system.paging.usage",
-    "process.cpu.time",
-)
 
 
 def new_counters() -> Metrics:
@@ -118,90 +108,6 @@ def counts(metrics: Metrics, topic: str | None = None) -> dict[str, Any]:
         "signals": metrics.total("opsrules_signals_total"),
         "windows_filtered": metrics.total("opsrules_windows_filtered_total"),
     }
-
-
-def progress(message: str) -> None:
-    print(f"[bench.firehose] {message}", file=sys.stderr, flush=True)
-
-
-# --------------------------------------------------------------------------- records
-
-
-@dataclass(slots=True)
-class FakeRecord:
-    """The aiokafka ``ConsumerRecord`` fields the firehose reads."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Encoded:
-    key: bytes
-    value: bytes
-    series: int  # index of the series (host): decides the partition in kafka mode
-
-
-def _service(series: int) -> str:
-    return f"svc-{series % 100}"
-
-
-def sample_records(count: int, series: int, start_ms: int, seed: int = SEED) -> list[Encoded]:
-    """``count`` single-sample records, one per series per round, rounds 10 s apart."""
-    rng = random.Random(seed)
-    out = []
-    for i in range(count):
-        round_, j = divmod(i, series)
-        host = f"host-{j}"
-        value = {
-            "ts": start_ms + round_ * ROUND_MS,
-            "name": CPU,
-            "value": rng.uniform(0.05, 0.99),
-            "host": host,
-            "service": _service(j),
-            "labels": {"cpu": "total"},
-        }
-        out.append(Encoded(host.encode(), orjson.dumps(value), j))
-    return out
-
-
-def batch_records(
-    count: int, series: int, samples: int, start_ms: int, seed: int = SEED
-) -> list[Encoded]:
-    """``count`` metric batches of ``samples`` samples each, laid out like
-    :func:`sample_records` (one batch per host per round)."""
-    rng = random.Random(seed)
-    names = BATCH_NAMES
-    out = []
-    for i in range(count):
-        round_, j = divmod(i, series)
-        host = f"host-{j}"
-        value = {
-            "ts": start_ms + round_ * ROUND_MS,
-            "host": host,
-            "service": _service(j),
-            "samples": [
-                {
-                    "name": names[k % len(names)],
-                    "value": rng.uniform(0.05, 0.99),
-                    "labels": {"device": str(k // len(names))},
-                }
-                for k in range(samples)
-            ],
-        }
-        out.append(Encoded(host.encode(), orjson.dumps(value), j))
-    return out
-
-
-def last_ts_ms(count: int, series: int, start_ms: int) -> int:
-    return start_ms + (max(count, 1) - 1) // series * ROUND_MS
-
-
-def span_ms(count: int, series: int) -> int:
-    return last_ts_ms(count, series, 0)
 
 
 # --------------------------------------------------------------------------- results
@@ -502,54 +408,6 @@ class TimedFirehose(FirehoseService):
             self.finished.set()
 
 
-def kafka_settings(bootstrap: str | None, partitions: int) -> OpsrulesSettings:
-    run = uuid.uuid4().hex[:10]
-    overrides: dict[str, Any] = {
-        "topic_prefix": f"bench-{run}.",
-        "app_id": f"opsrules-bench-{run}",
-        "rules_dir": RULES_DIR,
-        "partitions": partitions,
-        "state_dir": Path(os.environ.get("TMPDIR", "/tmp")) / f"opsrules-bench-{run}",
-    }
-    if bootstrap:
-        overrides["bootstrap_servers"] = bootstrap
-    return load_settings(**overrides)
-
-
-async def preload(settings: OpsrulesSettings, topic: str, encoded: Sequence[Encoded]) -> float:
-    """Write every record (key = host, partition = series modulo partitions) in large
-    producer batches; the seconds it took."""
-    started = time.perf_counter()
-    producer = AIOKafkaProducer(
-        **settings.aiokafka_kwargs(),
-        acks="all",
-        linger_ms=20,
-        max_batch_size=1_048_576,
-        max_request_size=4 * 1_048_576,
-    )
-    await producer.start()
-    try:
-        partitions = settings.partitions
-        builders = {p: producer.create_batch() for p in range(partitions)}
-        futures = []
-        for index, item in enumerate(encoded):
-            partition = item.series % partitions
-            builder = builders[partition]
-            if builder.append(key=item.key, value=item.value, timestamp=None) is None:
-                futures.append(await producer.send_batch(builder, topic, partition=partition))
-                builder = builders[partition] = producer.create_batch()
-                builder.append(key=item.key, value=item.value, timestamp=None)
-            if index and index % 50_000 == 0:
-                progress(f"kafka: preloaded {index:,}/{len(encoded):,}")
-        for partition, builder in builders.items():
-            if builder.record_count():
-                futures.append(await producer.send_batch(builder, topic, partition=partition))
-        await asyncio.gather(*futures)
-    finally:
-        await producer.stop()
-    return time.perf_counter() - started
-
-
 async def ceiling(
     settings: OpsrulesSettings, topic: str, expect: int, timeout_s: float
 ) -> dict[str, Any]:
@@ -630,37 +488,6 @@ async def firehose(
     }
 
 
-async def wait_for_leaders(settings: OpsrulesSettings, timeout_s: float = 30.0) -> None:
-    """Until every partition of the new topics has a leader (fresh topics briefly do
-    not, and a producer would log NotLeaderForPartition and retry)."""
-    names = [spec.name for spec in topic_specs(settings)]
-    admin = AIOKafkaAdminClient(**settings.aiokafka_kwargs())
-    await admin.start()
-    try:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            described = await admin.describe_topics(names)
-            if all(
-                t["error_code"] == 0
-                and t["partitions"]
-                and all(p["leader"] >= 0 for p in t["partitions"])
-                for t in described
-            ):
-                return
-            await asyncio.sleep(0.2)
-    finally:
-        await admin.close()
-
-
-async def delete_topics(settings: OpsrulesSettings) -> None:
-    admin = AIOKafkaAdminClient(**settings.aiokafka_kwargs())
-    await admin.start()
-    try:
-        await admin.delete_topics([spec.name for spec in topic_specs(settings)])
-    finally:
-        await admin.close()
-
-
 def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """The run of median wall time, with the rates of all runs."""
     ordered = sorted(runs, key=lambda run: run["wall_s"])
@@ -723,40 +550,6 @@ async def kafka_run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- output
-
-
-def environment() -> dict[str, Any]:
-    return {
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
-        "machine": platform.machine(),
-        "cpus": os.cpu_count(),
-        "platform": platform.platform(),
-    }
-
-
-def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    cells = [[str(c) for c in header]] + [[_cell(c) for c in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    lines = []
-    for n, row in enumerate(cells):
-        lines.append(
-            "  ".join(
-                c.ljust(w) if i == 0 else c.rjust(w)
-                for i, (c, w) in enumerate(zip(row, widths, strict=True))
-            )
-        )
-        if n == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def _cell(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:,.0f}" if value >= 100 else f"{value:.3f}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
 
 
 def _profile_text(title: str, rows: list[dict[str, Any]]) -> str:

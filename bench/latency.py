@@ -58,7 +58,8 @@ import psutil
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from bench.firehose import table, wait_for_leaders
+from bench.kafka_harness import wait_for_leaders
+from bench.tables import table
 from processors.records import parse_ts_ms
 from streams.settings import OpsrulesSettings, load_settings
 from streams.topics import action_topic, ensure_topics, topic_partitions

@@ -26,19 +26,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.firehose import (
-    batch_records,
-    ceiling,
-    delete_topics,
-    environment,
-    kafka_settings,
-    preload,
-    progress,
-    sample_records,
-    wait_for_leaders,
-)
+from bench.firehose import ceiling
+from bench.kafka_harness import delete_topics, kafka_settings, preload, wait_for_leaders
 from bench.report import loop_rows, num
+from bench.tables import environment, progress
 from bench.worker_run import time_worker
+from bench.workload import batch_records, sample_records
 from streams.topics import ensure_topics
 
 RULES = Path(__file__).parent / "rulebooks" / "pipeline"

@@ -15,7 +15,7 @@ name holds the run's unique tag). It is blocking: from async code call it throug
 ``asyncio.to_thread``.
 
 Run as a module it pre-loads a topic itself with the firehose bench's helpers
-(:func:`bench.firehose.sample_records` and :func:`bench.firehose.preload`, same
+(:func:`bench.workload.sample_records` and :func:`bench.kafka_harness.preload`, same
 records, keys and partitions as ``python -m bench.firehose --mode kafka``), runs the
 peers one after the other on it and deletes every topic afterwards:
 
@@ -46,7 +46,7 @@ from typing import Any, Literal, TypeVar, cast
 import orjson
 from aiokafka.admin import AIOKafkaAdminClient
 
-from bench import firehose
+from bench import firehose, kafka_harness, tables, workload
 from bench.peers.quix_env import ensure_quix_venv, venv_python
 from streams.topics import ensure_topics
 
@@ -268,7 +268,7 @@ def run_peer(
 # --------------------------------------------------------------------------- topic
 
 
-def pad_records(encoded: Sequence[firehose.Encoded], record_bytes: int) -> list[firehose.Encoded]:
+def pad_records(encoded: Sequence[workload.Encoded], record_bytes: int) -> list[workload.Encoded]:
     """The same samples made about ``record_bytes`` long: labels from
     :data:`EXTRA_LABELS` are added in order while the JSON fits, then a ``"pad"`` label
     fills what is left (records already that long are left alone). The values are
@@ -292,7 +292,7 @@ def pad_records(encoded: Sequence[firehose.Encoded], record_bytes: int) -> list[
                 labels["pad"] = "x" * room
                 value = orjson.dumps(sample)
             value = bytes(memoryview(value))
-        out.append(firehose.Encoded(item.key, value, item.series))
+        out.append(workload.Encoded(item.key, value, item.series))
     return out
 
 
@@ -312,20 +312,20 @@ def preloaded_topic(
     series; yields ``{"topic", "records", "series", "partitions", "record_bytes_avg",
     "preload_s"}``; deletes the topics afterwards."""
     say = progress or _stderr_progress
-    settings = firehose.kafka_settings(bootstrap, partitions)
+    settings = kafka_harness.kafka_settings(bootstrap, partitions)
     topic = settings.topic(settings.topic_metrics)
     # Event times end a minute before now, as in bench.firehose's kafka mode.
-    start_ms = (int(time.time() * 1000) // 60_000 - 1) * 60_000 - firehose.span_ms(records, series)
+    start_ms = (int(time.time() * 1000) // 60_000 - 1) * 60_000 - workload.span_ms(records, series)
     say(f"encoding {records:,} records over {series:,} series for {topic}")
-    encoded = firehose.sample_records(records, series, start_ms)
+    encoded = workload.sample_records(records, series, start_ms)
     if record_bytes:
         encoded = pad_records(encoded, record_bytes)
     size = round(sum(len(e.value) for e in encoded) / max(len(encoded), 1), 1)
 
-    async def setup(items: list[firehose.Encoded]) -> float:
+    async def setup(items: list[workload.Encoded]) -> float:
         await ensure_topics(settings)
-        await firehose.wait_for_leaders(settings)
-        return await firehose.preload(settings, topic, items)
+        await kafka_harness.wait_for_leaders(settings)
+        return await kafka_harness.preload(settings, topic, items)
 
     try:
         preload_s = _run_coro(setup(encoded))
@@ -341,7 +341,7 @@ def preloaded_topic(
         }
     finally:
         if not keep_topics:
-            _run_coro(firehose.delete_topics(settings))
+            _run_coro(kafka_harness.delete_topics(settings))
 
 
 # --------------------------------------------------------------------------- CLI
@@ -397,7 +397,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 partitions=args.partitions,
                 keep_topics=args.keep_topics,
             )
-    report = {"environment": firehose.environment(), "input": loaded, "peers": results}
+    report = {"environment": tables.environment(), "input": loaded, "peers": results}
     if args.json:
         print(json.dumps(report))
         return 0

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from bench import firehose as bench
+from bench import workload
 
 RUN_KEYS = {
     "records",
@@ -95,12 +96,12 @@ def test_the_default_output_is_a_table() -> None:
 
 
 def test_batch_records_are_metric_batches() -> None:
-    records = bench.batch_records(3, 2, 50, bench.BASE_TS_MS)
+    records = workload.batch_records(3, 2, 50, workload.BASE_TS_MS)
     value = json.loads(records[2].value)
-    assert value["host"] == "host-0" and value["ts"] == bench.BASE_TS_MS + bench.ROUND_MS
+    assert value["host"] == "host-0" and value["ts"] == workload.BASE_TS_MS + workload.ROUND_MS
     assert len(value["samples"]) == 50
     assert set(value["samples"][0]) == {"name", "value", "labels"}
-    single = bench.sample_records(1, 1, bench.BASE_TS_MS)[0].value
+    single = workload.sample_records(1, 1, workload.BASE_TS_MS)[0].value
     assert set(json.loads(single)) == {"ts", "name", "value", "host", "service", "labels"}
 
 
