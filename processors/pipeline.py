@@ -27,10 +27,12 @@ class PartitionPipeline:
         rulebook: CompiledRulebook,
         source: str,
         *,
+        ref_prefix: str,
         idle_timeout_ms: int,
         anomaly_plan: AnomalyPlan | None = None,
     ) -> None:
         self.source = source
+        self.ref_prefix = ref_prefix  # names the partition in signal ids (topic/partition)
         self.router = Router(rulebook, source, idle_timeout_ms=idle_timeout_ms)
         scored = source == "metric" and anomaly_plan is not None and anomaly_plan.metrics
         self.anomalies = AnomalyFeed(anomaly_plan) if scored and anomaly_plan else None
@@ -40,35 +42,36 @@ class PartitionPipeline:
         records: Sequence[Mapping[str, Any]],
         *,
         offset: int,
-        ref: str,
         now_ms: int,
         out: list[Signal],
     ) -> Routed:
-        """The records decoded from the Kafka record at ``offset``; ``ref`` names that
-        record stably (signal ids of record rules and rule types end in ``ref/<index>``).
-        PROCESSED if any record counted somewhere, else LATE if any was late for every
-        window it belongs to, else REPLAYED (a restart read it again)."""
+        """The records decoded from the Kafka record at ``offset`` (signal ids of record
+        rules and rule types end in ``<ref_prefix>/<offset>/<index>``). PROCESSED if any
+        record counted somewhere, else LATE if any was late for every window it belongs
+        to, else REPLAYED (a restart read it again)."""
         router, anomalies = self.router, self.anomalies
-        needs_ref = router.needs_ref
-        outcomes = set()
+        needs_ref = router.needs_ref  # else no ref is built: the common case, per record
+        processed = late = False
         for index, record in enumerate(records):
             if anomalies is not None:
                 anomaly = anomalies.add(record)
                 if anomaly is not None:
                     out.append(anomaly)
-            outcomes.add(
-                router.route(
-                    record,
-                    ts_ms=record["ts_ms"],
-                    offset=offset,
-                    ref=f"{ref}/{index}" if needs_ref else "",
-                    now_ms=now_ms,
-                    out=out,
-                )
+            routed = router.route(
+                record,
+                ts_ms=record["ts_ms"],
+                offset=offset,
+                ref=f"{self.ref_prefix}/{offset}/{index}" if needs_ref else "",
+                now_ms=now_ms,
+                out=out,
             )
-        if Routed.PROCESSED in outcomes:
+            if routed is Routed.PROCESSED:
+                processed = True
+            elif routed is Routed.LATE:
+                late = True
+        if processed:
             return Routed.PROCESSED
-        return Routed.LATE if Routed.LATE in outcomes else Routed.REPLAYED
+        return Routed.LATE if late else Routed.REPLAYED
 
     def close(self, now_ms: int) -> Iterator[Signal]:
         """What the partition's clock at processing time ``now_ms`` has passed: windows

@@ -72,6 +72,7 @@ class FirehoseBatch:
             pipeline = self.pipelines[tp] = PartitionPipeline(
                 self.rulebook,
                 self.sources[tp.topic],
+                ref_prefix=f"{tp.topic}/{tp.partition}",
                 idle_timeout_ms=int(self.settings.idle_timeout_s * 1000),
                 anomaly_plan=self.anomaly_plan,
             )
@@ -102,11 +103,7 @@ class FirehoseBatch:
                         yield self._dead_letter(decoded, record, now_ms)
                         continue
                     routed = pipeline.feed(
-                        decoded,
-                        offset=record.offset,
-                        ref=f"{topic}/{tp.partition}/{record.offset}",
-                        now_ms=now_ms,
-                        out=signals,
+                        decoded, offset=record.offset, now_ms=now_ms, out=signals
                     )
                 except Exception as exc:
                     yield self._failed(exc, record, now_ms)

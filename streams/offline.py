@@ -66,7 +66,7 @@ def run_offline(
     plan = AnomalyPlan.of(rulebook, anomaly_window_ms)
     pipelines = {
         role: PartitionPipeline(
-            rulebook, source, idle_timeout_ms=idle_timeout_ms, anomaly_plan=plan
+            rulebook, source, ref_prefix=role, idle_timeout_ms=idle_timeout_ms, anomaly_plan=plan
         )
         for role, source in SOURCES.items()
     }
@@ -93,9 +93,7 @@ def run_offline(
                 run.rejected.append((role, decoded))
                 continue
             now_ms = max(now_ms, *(item["ts_ms"] for item in decoded))
-            routed = pipelines[role].feed(
-                decoded, offset=offset, ref=f"{role}/{offset}", now_ms=now_ms, out=signals
-            )
+            routed = pipelines[role].feed(decoded, offset=offset, now_ms=now_ms, out=signals)
             if routed is Routed.LATE:
                 run.late += 1
         for each in pipelines.values():
@@ -126,13 +124,7 @@ def _read_back(
     while index < len(signals):
         signal = signals[index]
         index += 1
-        pipeline.feed(
-            [signal_fields(signal)],
-            offset=offset,
-            ref=f"signals/{offset}",
-            now_ms=now_ms,
-            out=signals,
-        )
+        pipeline.feed([signal_fields(signal)], offset=offset, now_ms=now_ms, out=signals)
         offset += 1
     return offset
 
