@@ -223,13 +223,16 @@ class _Sender(BatchLoopService):
 
 
 @pytest.mark.timeout(240)
-def test_a_send_kafka_cannot_take_is_sent_again_once_and_in_order(
+def test_a_burst_across_a_broker_stop_is_written_once_in_order_or_reported_failed(
     own_broker: kafka_local.LocalKafkaConfig, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The broker stops while a burst is sent to one partition: the producer's buffer
-    fills, a send raises after ``request_timeout_ms`` having enqueued nothing, and
-    ``send_all`` sends that record again once Kafka answers. What the producer had taken
-    fails (the loop would rewind); every other record is written once, in order."""
+    """The broker stops for 45 s while a burst is sent to one partition. What the
+    producer had taken and could not deliver fails (the loop would rewind); when its
+    buffer fills, a send raises after ``request_timeout_ms`` having enqueued nothing and
+    ``send_all`` sends that record again once Kafka answers (which of the two happens to
+    how many records depends on timing: tests/streams/test_batch_loop_sends.py pins the
+    resend). Whatever the mix: every record not reported failed is written once, in
+    order."""
     kafka_local.up(own_broker)
     settings = isolated_settings(own_broker.bootstrap)
     topic = settings.topic(settings.topic_signals)
@@ -253,13 +256,13 @@ def test_a_send_kafka_cannot_take_is_sent_again_once_and_in_order(
 
     with caplog.at_level(logging.WARNING, logger="streams.batch_loop"):
         results = asyncio.run(burst())
-    assert "sending it again once Kafka answers" in caplog.text
+    resent = caplog.text.count("sending it again once Kafka answers")
     failed = {i for i, r in enumerate(results) if isinstance(r, BaseException)}
-    assert failed and len(failed) < count  # the producer had taken some; the rest went
+    assert failed or resent  # the outage was seen
     got = asyncio.run(consume(settings, topic, expect=count + 1 - len(failed)))
     values = [int(r.value) for r in got if r.partition == 0 and r.value != b"-"]
     assert values == sorted(set(range(count)) - failed)  # none twice, none lost, in order
-    print(f"{len(failed)} of {count} taken before the stop failed; the rest written once")
+    print(f"{len(failed)} of {count} failed, {resent} sends taken again; the rest written once")
 
 
 def _up_after(config: kafka_local.LocalKafkaConfig, delay_s: float) -> None:
