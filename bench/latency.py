@@ -40,8 +40,6 @@ import asyncio
 import contextlib
 import json
 import math
-import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -58,6 +56,7 @@ import psutil
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
+from bench import tables
 from bench.kafka_harness import wait_for_leaders
 from bench.tables import table
 from processors.records import parse_ts_ms
@@ -638,13 +637,7 @@ def report(
 
 
 def environment() -> dict[str, Any]:
-    return {
-        "python": platform.python_version(),
-        "machine": platform.machine(),
-        "cpus": os.cpu_count(),
-        "platform": platform.platform(),
-        "git": git_state(),
-    }
+    return {**tables.environment(), "git": git_state()}
 
 
 def git_state() -> dict[str, Any]:

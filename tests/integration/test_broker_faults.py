@@ -21,12 +21,11 @@ from collections.abc import Iterator
 from dataclasses import replace
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from streams import kafka_local
-from streams.batch_loop import BatchLoopService, Outgoing
+from streams.batch_loop import Outgoing
 from streams.metrics import Metrics
 from streams.scenarios import DURATION_MS, generate
 from streams.settings import OpsrulesSettings, load_settings
@@ -43,6 +42,7 @@ from tests.integration.pipeline import (
     wait_for_signals,
 )
 from tests.kafka_io import consume
+from tests.streams.test_batch_loop_sends import Sender
 from tests.streams.test_offline_scenarios import offline_at
 
 pytestmark = pytest.mark.integration
@@ -210,18 +210,6 @@ def test_kafka_gone_mid_stream_for_a_minute_loses_nothing(
     print(f"{fault}: {duplicates} duplicates by id; {len(text.splitlines())} log lines")
 
 
-class _Sender(BatchLoopService):
-    """A batch loop that only sends what the test hands it."""
-
-    component = "sender"
-
-    async def handle(self, batches: dict[Any, list[Any]]) -> None:
-        return None
-
-    async def rewind(self) -> None:
-        return None
-
-
 @pytest.mark.timeout(240)
 def test_a_burst_across_a_broker_stop_is_written_once_in_order_or_reported_failed(
     own_broker: kafka_local.LocalKafkaConfig, caplog: pytest.LogCaptureFixture
@@ -240,7 +228,7 @@ def test_a_burst_across_a_broker_stop_is_written_once_in_order_or_reported_faile
     count = 20_000  # far more than the producer buffers for one partition (16 KiB)
 
     async def burst() -> list[BaseException | None]:
-        sender = _Sender(settings, Metrics(), [topic])
+        sender = Sender(settings, Metrics(), [topic])
         await sender.start()
         try:
             await asyncio.gather(*await sender.send_all([Outgoing(topic, None, b"-", None, 0)]))

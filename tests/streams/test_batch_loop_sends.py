@@ -19,7 +19,9 @@ from streams.metrics import Metrics
 from streams.settings import load_settings
 
 
-class _Sender(BatchLoopService):
+class Sender(BatchLoopService):
+    """A batch loop that only sends what a test hands it."""
+
     component = "sender"
 
     async def handle(self, batches: dict[Any, list[Any]]) -> None:
@@ -64,7 +66,7 @@ def test_a_record_the_producer_did_not_take_is_sent_again_once_in_order(
     settings = load_settings(state_dir=tmp_path, app_id="sends")
 
     async def run() -> tuple[_Producer, _Answers, int]:
-        sender = _Sender(settings, Metrics(), ["t"])
+        sender = Sender(settings, Metrics(), ["t"])
         producer, watch = _Producer({b"2", b"3"}), _Answers()
         sender._producer = producer  # type: ignore[assignment]
         sender.broker = watch  # type: ignore[assignment]
