@@ -34,8 +34,9 @@ class PartitionPipeline:
         self.source = source
         self.ref_prefix = ref_prefix  # names the partition in signal ids (topic/partition)
         self.router = Router(rulebook, source, idle_timeout_ms=idle_timeout_ms)
-        scored = source == "metric" and anomaly_plan is not None and anomaly_plan.metrics
-        self.anomalies = AnomalyFeed(anomaly_plan) if scored and anomaly_plan else None
+        self.anomalies: AnomalyFeed | None = None
+        if source == "metric" and anomaly_plan is not None and anomaly_plan.metrics:
+            self.anomalies = AnomalyFeed(anomaly_plan)
 
     def feed(
         self,

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from processors.engine.compiler import MatcherKind, compile_rulebook
-from processors.engine.loader import load_rules
+from processors.engine.compiler import MatcherKind
 from processors.records import parse_ts_ms
 from streams.offline import run_offline
+from tests.processors.engine.rulebook_factory import rulebook_from_yaml
 
 S = 1000
 T0 = 1_795_899_240_000  # a whole minute
@@ -34,12 +34,8 @@ def requests(host: str, seconds: range) -> list[tuple[str, dict[str, object]]]:
 
 
 def fired(tmp_path: Path, condition: str, matcher: MatcherKind) -> list[tuple[str, str, int]]:
-    path = tmp_path / "rules.yaml"
-    path.write_text(RULES.replace("{condition}", condition))
-    loaded = load_rules([path])
-    assert loaded.ok, [str(e) for e in loaded.errors]
     run = run_offline(
-        compile_rulebook(loaded.rules, matcher=matcher),
+        rulebook_from_yaml(tmp_path, RULES.replace("{condition}", condition), matcher),
         # busy sends every second, then stops at 29s; sparse every 5 s until 199s
         requests("busy", range(30)) + requests("sparse", range(30, 200, 5)),
     )
@@ -90,12 +86,8 @@ def test_a_verified_heal_is_judged_by_its_own_windows_not_by_a_faster_rules_cloc
     ``quick``'s window ending at 70s moved the decision clock past the check (50s + 20s)
     while ``patient``'s windows from 55s on were still open: it escalated at 70s, on the
     state of 50s, and resolved at 60s after that."""
-    path = tmp_path / "rules.yaml"
-    path.write_text(VERIFIED)
-    loaded = load_rules([path])
-    assert loaded.ok, [str(e) for e in loaded.errors]
     run = run_offline(
-        compile_rulebook(loaded.rules, matcher=matcher), requests("web-1", range(49, 51))
+        rulebook_from_yaml(tmp_path, VERIFIED, matcher), requests("web-1", range(49, 51))
     )
     got = [(a.rule_id, a.type, a.status, (parse_ts_ms(a.ts) - T0) // S) for a in run.actions]
     assert sorted(got) == [

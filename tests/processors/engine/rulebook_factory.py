@@ -10,12 +10,14 @@ from processors.engine.loader import load_rules
 REPO_RULES = Path(__file__).resolve().parents[3] / "rules"
 
 
-def rulebook_from_yaml(tmp_path: Path, text: str) -> CompiledRulebook:
+def rulebook_from_yaml(
+    tmp_path: Path, text: str, matcher: MatcherKind = "durable_rules"
+) -> CompiledRulebook:
     path = tmp_path / "rules.yaml"
     path.write_text(text)
     loaded = load_rules([path])
     assert loaded.ok, [str(e) for e in loaded.errors]
-    return compile_rulebook(loaded.rules, policies=loaded.policies)
+    return compile_rulebook(loaded.rules, matcher=matcher, policies=loaded.policies)
 
 
 def shipped_rulebook(matcher: MatcherKind = "durable_rules") -> CompiledRulebook:
