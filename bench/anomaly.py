@@ -1,10 +1,10 @@
-"""Throughput and memory of the anomaly detector core (``processors/anomaly.py``).
+"""Throughput and memory of the anomaly detector core (``processors/firehose/anomaly.py``).
 
 Throughput: ``--points`` points (default 1M) spread over ``--series`` series (default
 1k), fed round-robin (one point per series per round, ``--step-s`` of event time apart,
 default an hour, so that after the first week every point also goes through the
 hour-of-week residual features: the slowest path) through
-:func:`processors.anomaly.score_point`, each series' state looked up in a dict as a
+:func:`processors.firehose.anomaly.score_point`, each series' state looked up in a dict as a
 shell would. Values are pre-generated (a seeded random walk plus noise and rare spikes)
 and frozen out of the garbage collector, so the time is that of the scoring. One core;
 the best of ``--repeat`` runs (fresh states each run) is reported.
@@ -30,7 +30,13 @@ import sys
 import time
 import tracemalloc
 
-from processors.anomaly import DEFAULT_CONFIG, THRESHOLD, DetectorState, new_state, score_point
+from processors.firehose.anomaly import (
+    DEFAULT_CONFIG,
+    THRESHOLD,
+    DetectorState,
+    new_state,
+    score_point,
+)
 
 HOUR_MS = 3_600_000
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z

@@ -1,8 +1,8 @@
-"""Tune and check the anomaly detector (``processors/anomaly.py``) on NAB.
+"""Tune and check the anomaly detector (``processors/firehose/anomaly.py``) on NAB.
 
 Reproducible (no randomness but seeded noise); prints:
 
-1. the detector's NAB scores at its fixed :data:`~processors.anomaly.THRESHOLD`, per
+1. the detector's NAB scores at its fixed :data:`~processors.firehose.anomaly.THRESHOLD`, per
    profile and per category (``bench.nab``'s scorer);
 2. NAB's swept-best threshold per profile for the same scores (suppression after an
    alarm still keyed to ``THRESHOLD``, so this is NAB's usual optimisation, for
@@ -18,7 +18,7 @@ Reproducible (no randomness but seeded noise); prints:
    profile is in use after a week) after 1,000 warm-up points: the price of a setting
    outside NAB.
 
-``--set name=value`` overrides a :class:`~processors.anomaly.DetectorConfig` field
+``--set name=value`` overrides a :class:`~processors.firehose.anomaly.DetectorConfig` field
 (Python literal, e.g. ``--set spans_points=(1,60) --set tolerances=(0.05,0.02)``)
 to try a variant; the defaults are the tuned values.
 
@@ -42,7 +42,7 @@ from typing import Any
 from bench.nab.cli import render
 from bench.nab.corpus import Corpus, load_corpus
 from bench.nab.runner import score_corpus
-from processors.anomaly import DEFAULT_CONFIG, DetectorConfig, new_state, score_point
+from processors.firehose.anomaly import DEFAULT_CONFIG, DetectorConfig, new_state, score_point
 
 DEFAULT_DATA = Path("/work/shared/benchmarks/nab")
 STANDARD = "standard"

@@ -64,7 +64,7 @@ from bench.workload import (
     sample_records,
     span_ms,
 )
-from processors.engine.compiler import CompiledRulebook
+from processors.rules.compiler import CompiledRulebook
 from streams.batch_loop import Offsets
 from streams.firehose import FirehoseBatch, FirehoseService
 from streams.metrics import Metrics

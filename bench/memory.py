@@ -1,9 +1,9 @@
-"""Memory of window state: RSS per series through :class:`processors.routing.Router`.
+"""Memory of window state: RSS per series through :class:`processors.firehose.routing.Router`.
 
 For each ``--series`` count, a fresh child process (so that its peak RSS is its own):
 
 1. imports, loads and compiles the rulebook (``--rules-dir``, default the shipped
-   ``rules/``) and builds one metric-partition :class:`~processors.routing.Router`
+   ``rules/``) and builds one metric-partition :class:`~processors.firehose.routing.Router`
    (whose :class:`~processors.windowing.PartitionWindows` hold the windows); then the
    **baseline** RSS;
 2. routes one ``system.cpu.utilization`` sample per series (host ``host-<i>``, as the
@@ -128,9 +128,9 @@ def top_sites(
 
 
 def child(series: int, rules_dir: Path, trace: bool) -> dict[str, Any]:
-    from processors.engine.compiler import compile_rulebook
-    from processors.engine.loader import load_rules
-    from processors.routing import Router
+    from processors.firehose.routing import Router
+    from processors.rules.compiler import compile_rulebook
+    from processors.rules.loader import load_rules
     from streams.codec import encode
 
     loaded = load_rules([rules_dir])

@@ -1,7 +1,7 @@
 """Memory of pending sequence starts: bytes per pending first event at a million keys.
 
 The state a ``sequence`` rule holds between its first step and the rest is the
-:class:`processors.sequence.SequenceJoin` of each signals partition. This puts
+:class:`processors.firehose.sequence.SequenceJoin` of each signals partition. This puts
 ``--pending`` first events (step 0, one per join key ``host-<i>``, as the signals
 router hands them over: a fresh key string each) into one join with a 10-minute
 timeframe, and reports, each in a fresh child process:
@@ -53,7 +53,7 @@ def _rss() -> int:
 
 
 def measure_join(pending: int, traced: bool) -> dict[str, Any]:
-    from processors.sequence import SequenceJoin
+    from processors.firehose.sequence import SequenceJoin
 
     join = SequenceJoin(
         2, timeframe_ms=TIMEFRAME_MS, grace_ms=60_000, ordered=True, max_keys=2 * pending
@@ -81,7 +81,7 @@ def measure_durable_rules(pending: int) -> dict[str, Any]:
     from durable.lang import c, m, when_all  # type: ignore[import-untyped]
 
     class Host(durable.engine.Host):  # type: ignore[misc]
-        def _run(self) -> None:  # no timer threads, as processors/engine/matcher.py
+        def _run(self) -> None:  # no timer threads, as processors/rules/matcher.py
             pass
 
     def done(closure: Any) -> None:

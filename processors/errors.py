@@ -8,13 +8,13 @@ The CLI prints ``str(error)`` and exits non-zero, so messages say what to do nex
     ├── SettingsError         invalid OPSRULES_* environment (streams.settings)
     ├── RulesError            rule files that do not load (every error, file:line:col)
     ├── ExpressionError       a broken expression, at its column (also a ValueError;
-    │                         processors.engine.expressions)
+    │                         processors.rules.expressions)
     ├── CronError             a maintenance window's cron expression (also a ValueError;
-    │                         processors.engine.maintenance)
+    │                         processors.rules.maintenance)
     ├── MatcherError          a label matcher (also a ValueError;
-    │                         processors.engine.label_matchers)
+    │                         processors.rules.label_matchers)
     ├── DurableRulesError     durable_rules refused what we built: a bug of ours (also a
-    │                         RuntimeError; processors.engine.matcher)
+    │                         RuntimeError; processors.rules.matcher)
     ├── NotationError         a rule test's expanding notation (streams.ruletest.notation)
     ├── KafkaLocalError       provisioning or running the local broker
     │   └── MissingToolError  Java 17+ or Maven missing

@@ -305,7 +305,7 @@ class OpsEvent(_Input):
     attributes: dict[str, Any] = Field(default_factory=dict)
 
 
-# What an anomaly signal's ``group`` and ``values`` hold (processors/anomaly_feed.py);
+# What an anomaly signal's ``group`` and ``values`` hold (processors/firehose/anomaly_feed.py);
 # rules on signals read them flattened, as top-level fields.
 ANOMALY_GROUP_FIELDS = ("metric", "host", "service")
 ANOMALY_VALUE_FIELDS = ("score", "value", "expected", "low", "high", "direction")
@@ -319,12 +319,12 @@ class Signal(BaseModel):
     without a window (``values`` holds its numeric fields, ``record`` the record).
     ``kind="anomaly"``: a metric point the anomaly detector scored at or above its
     threshold (``values``: score, value, expected, low, high, direction +1 up / -1
-    down; ``group``: metric, host, service; see :mod:`processors.anomaly_feed`).
+    down; ``group``: metric, host, service; see :mod:`processors.firehose.anomaly_feed`).
     ``kind="match"``: a rule of a type beyond thresholds matched (frequency, flatline,
     change, new_term, cardinality, spike, sequence; ``record`` holds what the rule's
     templates see). ``kind="step"``: one step of a sequence rule (``sequence``), keyed
     by the join key; ``rules`` is empty, as the decision tier has nothing to decide on
-    it (see :mod:`processors.sequence`). ``kind="recovery"``: a flatline rule's silent
+    it (see :mod:`processors.firehose.sequence`). ``kind="recovery"``: a flatline rule's silent
     key sent again (``record.silent_since``); it only settles the verification of the
     actions taken for the silence.
     ``rules`` are the ids of the rules it feeds; ``group`` their ``group_by`` values.

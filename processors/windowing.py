@@ -315,7 +315,7 @@ class PartitionWindows:
     def clock_at(self, now_ms: int) -> int | None:
         """The event clock at processing time ``now_ms``: :attr:`max_event_ms` with
         idleness applied, as :meth:`advance` applies it (it emits nothing). For the
-        timers of :mod:`processors.typed_rules`."""
+        timers of :mod:`processors.firehose.typed_rules`."""
         self._apply_idle(now_ms)
         return self.max_event_ms
 

@@ -60,7 +60,7 @@ def _cmd_worker(args: argparse.Namespace, settings: OpsrulesSettings) -> int:
 
 
 def _cmd_check(args: argparse.Namespace, settings: OpsrulesSettings) -> int:
-    from processors.engine.loader import load_rules, rule_files
+    from processors.rules.loader import load_rules, rule_files
 
     paths = args.paths or [settings.rules_dir]
     files = rule_files(paths)

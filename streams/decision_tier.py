@@ -50,8 +50,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from processors.engine.compiler import CompiledRulebook
-from processors.engine.decisions import (
+from processors.decisions.decide import (
     DecisionContext,
     DictStore,
     Outcome,
@@ -60,9 +59,10 @@ from processors.engine.decisions import (
     firing_alert,
     verify_due,
 )
-from processors.engine.event_clock import EventClock
-from processors.engine.inhibition import FiringAlert
+from processors.decisions.event_clock import EventClock
+from processors.decisions.inhibition import FiringAlert
 from processors.records import ActionResult, Signal
+from processors.rules.compiler import CompiledRulebook
 from streams.batch_loop import BatchLoopService, Offsets, Outgoing
 from streams.codec import (
     Rejected,

@@ -27,11 +27,11 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from processors.engine.decisions import DecisionContext
-from processors.engine.inhibition import FiringAlert
-from processors.engine.label_matchers import MatcherError
-from processors.engine.silences import silence_from_record
+from processors.decisions.decide import DecisionContext
+from processors.decisions.inhibition import FiringAlert
+from processors.decisions.silences import silence_from_record
 from processors.records import ActionResult, Decision, SilenceRecord
+from processors.rules.label_matchers import MatcherError
 from streams.codec import Rejected, decode, load_object
 from streams.metrics import Metrics
 from streams.settings import OpsrulesSettings

@@ -22,13 +22,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from processors.engine.compiler import CompiledRulebook, compile_rulebook
-from processors.engine.durations import format_duration
-from processors.engine.loader import LoadedRule, load_rules
-from processors.engine.rule_errors import did_you_mean
 from processors.errors import RulesError
 from processors.ids import fingerprint
 from processors.records import format_ts
+from processors.rules.compiler import CompiledRulebook, compile_rulebook
+from processors.rules.durations import format_duration
+from processors.rules.loader import LoadedRule, load_rules
+from processors.rules.rule_errors import did_you_mean
 from streams.decision_tier import read_changelog
 from streams.ingest import SOURCES
 from streams.settings import OpsrulesSettings

@@ -3,7 +3,7 @@
 faust's per-record stream machinery is too slow for raw telemetry (docs/architecture.md,
 "The firehose tier"), so the input topics are read by a plain batch loop hosted inside the faust
 worker as a mode service: fetch a batch, decode it, run each partition's
-:class:`~processors.pipeline.PartitionPipeline` over it (the offline runner drives
+:class:`~processors.firehose.pipeline.PartitionPipeline` over it (the offline runner drives
 the same), close the windows the watermark passed, send the signals and dead letters,
 wait for the broker's acks, then commit.
 
@@ -25,11 +25,11 @@ from typing import Any
 from aiokafka import TopicPartition
 from mode import Service
 
-from processors.anomaly_feed import AnomalyPlan
-from processors.engine.compiler import CompiledRulebook
-from processors.pipeline import PartitionPipeline
+from processors.firehose.anomaly_feed import AnomalyPlan
+from processors.firehose.pipeline import PartitionPipeline
+from processors.firehose.routing import Routed
 from processors.records import Signal
-from processors.routing import Routed
+from processors.rules.compiler import CompiledRulebook
 from streams.batch_loop import BatchLoopService, Offsets, Outgoing
 from streams.codec import Rejected, dead_letter, encode, processing_error
 from streams.inflight import poison

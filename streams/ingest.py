@@ -32,7 +32,7 @@ SOURCES = {
     "health": "health",
     "events": "event",
     # Read back only when a rule is on ``source: signal`` (anomaly signals; see
-    # processors.anomaly_feed); the firehose skips the topic otherwise.
+    # processors.firehose.anomaly_feed); the firehose skips the topic otherwise.
     "signals": "signal",
 }
 # Levels of objects and arrays a producer's record may nest: half of what the codec reads,

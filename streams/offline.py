@@ -14,9 +14,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from processors.anomaly_feed import AnomalyPlan
-from processors.engine.compiler import CompiledRulebook
-from processors.engine.decisions import (
+from processors.decisions.decide import (
     DecisionContext,
     DictStore,
     Outcome,
@@ -24,10 +22,12 @@ from processors.engine.decisions import (
     decide,
     verify_due,
 )
-from processors.engine.event_clock import EventClock
-from processors.pipeline import PartitionPipeline
+from processors.decisions.event_clock import EventClock
+from processors.firehose.anomaly_feed import AnomalyPlan
+from processors.firehose.pipeline import PartitionPipeline
+from processors.firehose.routing import Routed
 from processors.records import Action, Decision, Signal
-from processors.routing import Routed
+from processors.rules.compiler import CompiledRulebook
 from streams.codec import Rejected, decode
 from streams.ingest import SOURCES, Limits, decode_input, signal_fields
 

@@ -23,9 +23,9 @@ from typing import Any, Protocol
 
 from mode import Service
 
-from processors.engine.compiler import CompiledRulebook
-from processors.engine.loader import rule_files
 from processors.errors import RulesError
+from processors.rules.compiler import CompiledRulebook
+from processors.rules.loader import rule_files
 from streams.metrics import Metrics
 
 log = logging.getLogger(__name__)

@@ -26,10 +26,10 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from pydantic import ValidationError
 
-from processors.engine.durations import parse_duration_ms
-from processors.engine.label_matchers import MatcherError, parse_matcher
 from processors.errors import OpsrulesError
 from processors.records import SilenceRecord, format_ts, parse_ts_ms
+from processors.rules.durations import parse_duration_ms
+from processors.rules.label_matchers import MatcherError, parse_matcher
 from streams.settings import OpsrulesSettings
 from streams.topics import ensure_topics, topic_partitions, topic_specs
 

@@ -21,9 +21,9 @@ from typing import Any
 import faust
 from mode import Service
 
-from processors.engine.compiler import CompiledRulebook, compile_rulebook
-from processors.engine.loader import load_rules
 from processors.errors import KafkaUnavailableError, RulesError
+from processors.rules.compiler import CompiledRulebook, compile_rulebook
+from processors.rules.loader import load_rules
 from streams.app import create_app
 from streams.batch_loop import BatchLoopService
 from streams.broker_watch import BrokerWatch

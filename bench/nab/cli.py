@@ -2,7 +2,7 @@
 
 Two modes:
 
-- ``--data DIR``: run the project's detector (``processors.anomaly``) over every
+- ``--data DIR``: run the project's detector (``processors.firehose.anomaly``) over every
   labelled series of DIR and score it at its fixed threshold (``--threshold`` to try
   another). ``--write-results OUT`` also writes NAB's per-row results files.
 - ``--data DIR --results RES --detector NAME``: score existing results

@@ -160,11 +160,11 @@ def run_detector(
 
 
 def opsrules_scorer() -> tuple[SeriesScorer, float]:
-    """The project's detector (``processors.anomaly``) and its fixed threshold.
+    """The project's detector (``processors.firehose.anomaly``) and its fixed threshold.
 
     Imported lazily: the benchmark runs without it for other detectors.
     """
-    from processors.anomaly import DEFAULT_CONFIG, THRESHOLD, new_state, score_point
+    from processors.firehose.anomaly import DEFAULT_CONFIG, THRESHOLD, new_state, score_point
 
     def scorer(values: Sequence[float], timestamps_ms: Sequence[int]) -> list[float]:
         state = new_state(DEFAULT_CONFIG)

@@ -18,8 +18,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from processors.engine.compiler import MatcherKind
-from processors.engine.loader import rule_files
+from processors.rules.compiler import MatcherKind
+from processors.rules.loader import rule_files
 from streams.ruletest.report import counts, junit_xml, text_lines
 from streams.ruletest.run import run_test_files
 

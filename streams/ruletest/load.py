@@ -18,9 +18,12 @@ import orjson
 from pydantic import ValidationError
 from ruamel.yaml.comments import CommentedMap
 
-from processors.engine.loader import LoadResult
-from processors.engine.model import Rule
-from processors.engine.rule_errors import (
+from processors.firehose.routing import series_key
+from processors.ids import stable_id
+from processors.records import Signal
+from processors.rules.loader import LoadResult
+from processors.rules.model import Rule
+from processors.rules.rule_errors import (
     RuleError,
     RuleSource,
     did_you_mean,
@@ -28,10 +31,7 @@ from processors.engine.rule_errors import (
     locate,
     node_pos,
 )
-from processors.engine.yaml_files import read_yaml
-from processors.ids import stable_id
-from processors.records import Signal
-from processors.routing import series_key
+from processors.rules.yaml_files import read_yaml
 from streams.codec import Rejected
 from streams.ingest import SOURCES, decode_input
 from streams.offline import LIMITS, SIGNALS_ROLE

@@ -17,8 +17,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from processors.engine.durations import format_duration
 from processors.records import Action
+from processors.rules.durations import format_duration
 from streams.ruletest.run import CaseResult, EvalResult, FileResult, offset_ms
 from streams.ruletest.spec import ExpectedAction
 

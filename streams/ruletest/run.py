@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from processors.engine.compiler import CompiledRulebook, MatcherKind, compile_rulebook
-from processors.engine.loader import LoadResult, load_rules
-from processors.engine.rule_errors import RuleError
 from processors.records import Action, parse_ts_ms
+from processors.rules.compiler import CompiledRulebook, MatcherKind, compile_rulebook
+from processors.rules.loader import LoadResult, load_rules
+from processors.rules.rule_errors import RuleError
 from streams.ingest import SOURCES
 from streams.offline import run_offline
 from streams.ruletest.load import START_MS, Case, Eval, RuleTest, load_test_file

@@ -30,8 +30,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from processors.engine.durations import DurationMs, PositiveDurationMs
 from processors.records import ActionType
+from processors.rules.durations import DurationMs, PositiveDurationMs
 
 Topic = Literal["metrics", "logs", "security", "health", "events", "signals"]
 

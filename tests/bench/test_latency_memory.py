@@ -55,7 +55,7 @@ def test_latency_percentiles_are_nearest_rank() -> None:
 
 
 def test_latency_bench_rules_load() -> None:
-    from processors.engine.loader import load_rules
+    from processors.rules.loader import load_rules
 
     loaded = load_rules([latency.RULES_DIR])
     assert loaded.ok, [str(e) for e in loaded.errors]

@@ -216,7 +216,7 @@ class FakeState:
 def test_opsrules_scorer_feeds_each_series_row_by_row_to_a_fresh_state(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The adapter to processors.anomaly: new_state per series, score_point per row."""
+    """The adapter to processors.firehose.anomaly: new_state per series, score_point per row."""
     config = object()
     states: list[FakeState] = []
 
@@ -230,11 +230,11 @@ def test_opsrules_scorer_feeds_each_series_row_by_row_to_a_fresh_state(
         state.seen.append((value, ts_ms))
         return types.SimpleNamespace(score=len(state.seen) / 10)
 
-    fake = types.ModuleType("processors.anomaly")
+    fake = types.ModuleType("processors.firehose.anomaly")
     fake.__dict__.update(
         DEFAULT_CONFIG=config, THRESHOLD=0.8, new_state=new_state, score_point=score_point
     )
-    monkeypatch.setitem(sys.modules, "processors.anomaly", fake)
+    monkeypatch.setitem(sys.modules, "processors.firehose.anomaly", fake)
     scorer, threshold = opsrules_scorer()
     assert threshold == 0.8
     assert scorer([5.0, 6.0], [1000, 2000]) == [0.1, 0.2]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 
-from processors.engine.compiler import MatcherKind
+from processors.rules.compiler import MatcherKind
 from tests.differential.record_strategies import record_rule_files, record_stream
 from tests.differential.runs import MATCHERS, assert_same
 from tests.hypothesis_profiles import ci_examples

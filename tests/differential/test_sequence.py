@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from processors.engine.compiler import MatcherKind
+from processors.rules.compiler import MatcherKind
 from tests.differential.runs import MATCHERS, assert_same
 from tests.differential.sequence_strategies import sequence_files, sequence_stream, step_roles
 from tests.differential.strategies import disordered

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from processors.engine.compiler import MatcherKind
+from processors.rules.compiler import MatcherKind
 from tests.differential.runs import MATCHERS, assert_same
 from tests.differential.strategies import disordered, metric_stream, windowed_metric_files
 from tests.hypothesis_profiles import ci_examples

@@ -10,8 +10,8 @@ from typing import Any, get_args
 import orjson
 import pytest
 
-from processors.engine.rule_errors import RuleError
 from processors.records import DeadLetter, DeadLetterReason
+from processors.rules.rule_errors import RuleError
 from streams.codec import Rejected, dead_letter, encode
 from streams.settings import OpsrulesSettings, load_settings
 

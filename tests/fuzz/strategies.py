@@ -19,7 +19,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from processors.engine.loader import load_rules
+from processors.rules.loader import load_rules
 
 NOW_MS = 1_795_899_240_000  # 2026-11-28T20:54:00Z, "now" of every target
 REPO = Path(__file__).resolve().parents[2]
@@ -618,7 +618,7 @@ EXPRESSIONS = st.one_of(
     st.text(max_size=40),
 )
 
-# Jinja2 in annotations and params (processors/engine/templates.py): the loader renders
+# Jinja2 in annotations and params (processors/rules/templates.py): the loader renders
 # each against a sample, the decision tier against every alert.
 TEMPLATES = [
     "CPU {{ value | percent }} on {{ host }}",

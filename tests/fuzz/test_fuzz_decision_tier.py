@@ -19,7 +19,7 @@ from streams.codec import decode
 from streams.decision_tier import DecisionBatch
 from streams.metrics import Metrics
 from tests.hypothesis_profiles import ci_examples
-from tests.processors.engine.rulebook_factory import shipped_rulebook
+from tests.processors.rulebook_factory import shipped_rulebook
 
 from .properties import assert_dead_letter_round_trips, default_settings
 from .strategies import NOW_MS, SIGNAL, record_bytes, to_json

@@ -16,14 +16,14 @@ from aiokafka import TopicPartition
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from processors.engine.compiler import CompiledRulebook, MatcherKind
 from processors.records import Signal
+from processors.rules.compiler import CompiledRulebook, MatcherKind
 from streams.codec import decode
 from streams.firehose import FirehoseBatch
 from streams.ingest import SOURCES
 from streams.metrics import Metrics
 from tests.hypothesis_profiles import ci_examples
-from tests.processors.engine.rulebook_factory import shipped_rulebook
+from tests.processors.rulebook_factory import shipped_rulebook
 
 from .properties import assert_dead_letter_round_trips, default_settings
 from .strategies import NOW_MS, VALID_INPUTS, record_bytes, to_json

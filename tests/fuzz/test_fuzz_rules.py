@@ -1,4 +1,4 @@
-"""Fuzzing the rule loader (processors/engine/loader.py ``load_rules``): any bytes in a
+"""Fuzzing the rule loader (processors/rules/loader.py ``load_rules``): any bytes in a
 rule file give errors, each at a line and column of the file, or rules the worker can
 compile and run; never an exception, and never a hang (YAML alias bombs, nesting
 thousands deep, pathological regexes in ``matches``: RE2 compiles in linear time or
@@ -13,8 +13,8 @@ import orjson
 import pytest
 from hypothesis import event, given
 
-from processors.engine.compiler import MatcherKind, compile_rulebook
-from processors.engine.loader import load_rules
+from processors.rules.compiler import MatcherKind, compile_rulebook
+from processors.rules.loader import load_rules
 
 from .properties import assert_errors_placed
 from .strategies import SHIPPED_RULE_FILES, yaml_documents

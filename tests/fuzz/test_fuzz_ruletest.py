@@ -13,7 +13,7 @@ import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from processors.engine.loader import LoadResult, load_rules
+from processors.rules.loader import LoadResult, load_rules
 from streams.offline import ROLES
 from streams.ruletest.load import RuleTest, load_test_file
 from streams.ruletest.notation import NotationError, expand

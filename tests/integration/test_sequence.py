@@ -17,8 +17,8 @@ from typing import Any
 import orjson
 import pytest
 
-from processors.engine.compiler import compile_rulebook
-from processors.engine.loader import load_rules
+from processors.rules.compiler import compile_rulebook
+from processors.rules.loader import load_rules
 from streams.firehose import FIREHOSE_GROUP
 from streams.offline import run_offline
 from streams.settings import OpsrulesSettings

@@ -10,17 +10,17 @@ import orjson
 import pytest
 from aiokafka import TopicPartition
 
-from processors.engine import decisions
-from processors.engine.inhibition import FiringAlert
-from processors.engine.label_matchers import parse_matchers
-from processors.engine.silences import Silence
+from processors.decisions import decide as decisions
+from processors.decisions.inhibition import FiringAlert
+from processors.decisions.silences import Silence
 from processors.ids import fingerprint
 from processors.records import ActionResult, Signal
+from processors.rules.label_matchers import parse_matchers
 from streams.batch_loop import Outgoing
 from streams.decision_tier import DecisionBatch, history_ms
 from streams.metrics import Metrics
 from streams.settings import load_settings
-from tests.processors.engine.rulebook_factory import rulebook_from_yaml, shipped_rulebook
+from tests.processors.rulebook_factory import rulebook_from_yaml, shipped_rulebook
 
 M = 60_000
 T0 = 1_795_899_240_000

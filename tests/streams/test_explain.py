@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from processors.engine.compiler import compile_rulebook
-from processors.engine.loader import load_rules
 from processors.ids import fingerprint
+from processors.rules.compiler import compile_rulebook
+from processors.rules.loader import load_rules
 from streams.cli import main
 from streams.explain import rule_alerts
 

@@ -9,11 +9,11 @@ import orjson
 import pytest
 from aiokafka import TopicPartition
 
-from processors.routing import Router
+from processors.firehose.routing import Router
 from streams.firehose import FirehoseBatch
 from streams.metrics import Metrics
 from streams.settings import load_settings
-from tests.processors.engine.rulebook_factory import shipped_rulebook
+from tests.processors.rulebook_factory import shipped_rulebook
 
 NOW_MS = 1_795_899_240_000
 

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from processors.engine.compiler import compile_rulebook
-from processors.engine.loader import load_rules
-from processors.engine.templates import MATCH_FIELDS, template_scope
+from processors.rules.compiler import compile_rulebook
+from processors.rules.loader import load_rules
+from processors.rules.templates import MATCH_FIELDS, template_scope
 from streams.offline import run_offline
-from tests.processors.engine.rulebook_factory import REPO_RULES, rulebook_from_yaml
+from tests.processors.rulebook_factory import REPO_RULES, rulebook_from_yaml
 
 S = 1000
 M = 60 * S

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from processors.engine.compiler import MatcherKind
+from processors.rules.compiler import MatcherKind
 from streams.offline import OfflineRun, run_offline
 from streams.scenarios import generate
-from tests.processors.engine.rulebook_factory import shipped_rulebook
+from tests.processors.rulebook_factory import shipped_rulebook
 
 START_MS = 1_795_899_240_000  # a whole minute
 M = 60_000

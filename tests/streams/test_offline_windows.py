@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from processors.engine.compiler import MatcherKind
 from processors.records import parse_ts_ms
+from processors.rules.compiler import MatcherKind
 from streams.offline import run_offline
-from tests.processors.engine.rulebook_factory import rulebook_from_yaml
+from tests.processors.rulebook_factory import rulebook_from_yaml
 
 S = 1000
 T0 = 1_795_899_240_000  # a whole minute

@@ -11,13 +11,13 @@ import orjson
 import pytest
 from aiokafka import TopicPartition
 
-from processors.engine.compiler import CompiledRulebook
 from processors.errors import RulesError
+from processors.rules.compiler import CompiledRulebook
 from streams.decision_tier import DecisionBatch
 from streams.metrics import Metrics
 from streams.reload import RulesWatcher, changed_rules, rules_digest
 from streams.settings import load_settings
-from tests.processors.engine.rulebook_factory import rulebook_from_yaml
+from tests.processors.rulebook_factory import rulebook_from_yaml
 from tests.streams.test_decision_tier import batch_of, disk_signal
 
 DISK = """

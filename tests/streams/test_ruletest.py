@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from processors.engine.loader import load_rules
+from processors.rules.loader import load_rules
 from streams.cli import main
 from streams.ruletest.load import load_test_file
 from streams.ruletest.notation import NotationError, expand
