@@ -1,18 +1,18 @@
 """The benches' Kafka harness: settings under a unique topic prefix, pre-loading a topic
-in large producer batches, waiting for fresh partitions' leaders, deleting the bench's
-topics."""
+in large producer batches, waiting for fresh partitions' leaders, readers in no group,
+deleting the bench's topics."""
 
 from __future__ import annotations
 
 import asyncio
-import os
+import tempfile
 import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from bench.tables import progress
@@ -23,18 +23,24 @@ from streams.topics import topic_specs
 RULES_DIR = Path(__file__).resolve().parents[1] / "rules"
 
 
-def kafka_settings(bootstrap: str | None, partitions: int) -> OpsrulesSettings:
+def unique_settings(name: str, bootstrap: str | None, **overrides: Any) -> OpsrulesSettings:
+    """A run's own topic prefix (``<name>-<run>.``), app id (so its own consumer groups)
+    and state dir, like tests' ``isolated_settings``; ``bootstrap`` if given, else
+    ``OPSRULES_BOOTSTRAP_SERVERS``."""
     run = uuid.uuid4().hex[:10]
-    overrides: dict[str, Any] = {
-        "topic_prefix": f"bench-{run}.",
-        "app_id": f"opsrules-bench-{run}",
-        "rules_dir": RULES_DIR,
-        "partitions": partitions,
-        "state_dir": Path(os.environ.get("TMPDIR", "/tmp")) / f"opsrules-bench-{run}",
+    values: dict[str, Any] = {
+        "topic_prefix": f"{name}-{run}.",
+        "app_id": f"opsrules-{name}-{run}",
+        "state_dir": Path(tempfile.gettempdir()) / f"opsrules-{name}-{run}",
+        **overrides,
     }
     if bootstrap:
-        overrides["bootstrap_servers"] = bootstrap
-    return load_settings(**overrides)
+        values["bootstrap_servers"] = bootstrap
+    return load_settings(**values)
+
+
+def kafka_settings(bootstrap: str | None, partitions: int) -> OpsrulesSettings:
+    return unique_settings("bench", bootstrap, rules_dir=RULES_DIR, partitions=partitions)
 
 
 async def preload(settings: OpsrulesSettings, topic: str, encoded: Sequence[Encoded]) -> float:
@@ -93,10 +99,39 @@ async def wait_for_leaders(settings: OpsrulesSettings, timeout_s: float = 30.0) 
         await admin.close()
 
 
+def reader(settings: OpsrulesSettings, **fetch: Any) -> AIOKafkaConsumer:
+    """A consumer in no group, from the start of the (fresh) topic it is assigned."""
+    return AIOKafkaConsumer(
+        **settings.aiokafka_kwargs(),
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        **fetch,
+    )
+
+
 async def delete_topics(settings: OpsrulesSettings) -> None:
     admin = AIOKafkaAdminClient(**settings.aiokafka_kwargs())
     await admin.start()
     try:
         await admin.delete_topics([spec.name for spec in topic_specs(settings)])
+    finally:
+        await admin.close()
+
+
+async def delete_run_topics(settings: OpsrulesSettings) -> list[str]:
+    """Every topic under the run's prefix, and faust's (named after the app id): what a
+    worker run on ``settings`` created."""
+    admin = AIOKafkaAdminClient(**settings.aiokafka_kwargs())
+    await admin.start()
+    try:
+        names = [
+            name
+            for name in await admin.list_topics()
+            if name.startswith(settings.topic_prefix) or name.startswith(f"{settings.app_id}-")
+        ]
+        if names:
+            await admin.delete_topics(names)
+        return sorted(names)
     finally:
         await admin.close()

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def progress(message: str) -> None:
@@ -22,6 +26,26 @@ def environment() -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "platform": platform.platform(),
     }
+
+
+def git_state() -> dict[str, Any]:
+    """The commit measured, and the files that differed from it (a worker runs from the
+    work tree)."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", *args], cwd=REPO, capture_output=True, text=True, check=False, timeout=10
+        )
+        return done.stdout.rstrip() if done.returncode == 0 else ""
+
+    try:
+        changed = git("status", "--porcelain", "--untracked-files=no")
+        return {
+            "commit": git("rev-parse", "--short", "HEAD") or None,
+            "modified": [line[3:] for line in changed.splitlines()],
+        }
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "modified": []}
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

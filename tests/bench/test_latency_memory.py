@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
-from bench import latency, memory
+from bench import memory
+from bench.latency import cli as latency_cli
+from bench.latency import figures, rulebook
 
 
 def _run(main: Any, *argv: str) -> dict[str, Any]:
@@ -48,28 +50,28 @@ def test_memory_series_list_parses_counts() -> None:
 
 def test_latency_percentiles_are_nearest_rank() -> None:
     values = [float(v) for v in range(1, 101)]
-    assert latency.percentile(values, 0.5) == 50.0
-    assert latency.percentile(values, 0.99) == 99.0
-    assert latency.percentile(values, 1.0) == 100.0
-    assert latency.percentile([], 0.5) == 0.0
+    assert figures.percentile(values, 0.5) == 50.0
+    assert figures.percentile(values, 0.99) == 99.0
+    assert figures.percentile(values, 1.0) == 100.0
+    assert figures.percentile([], 0.5) == 0.0
 
 
 def test_latency_bench_rules_load() -> None:
     from processors.rules.loader import load_rules
 
-    loaded = load_rules([latency.RULES_DIR])
+    loaded = load_rules([rulebook.RULES_DIR])
     assert loaded.ok, [str(e) for e in loaded.errors]
     rules = {item.rule.id: item.rule for item in loaded.rules}
-    assert set(rules) == {latency.RECORD_RULE, latency.WINDOW_RULE}
-    window = rules[latency.WINDOW_RULE].window
+    assert set(rules) == {rulebook.RECORD_RULE, rulebook.WINDOW_RULE}
+    window = rules[rulebook.WINDOW_RULE].window
     assert window is not None
-    assert (window.size_ms, window.grace_ms) == (latency.WINDOW_MS, latency.GRACE_MS)
+    assert (window.size_ms, window.grace_ms) == (rulebook.WINDOW_MS, rulebook.GRACE_MS)
 
 
 @pytest.mark.integration
 def test_latency_mode_on_a_real_broker(kafka_bootstrap: str) -> None:
     result = _run(
-        latency.main, "--bootstrap", kafka_bootstrap, "--rate", "200", "--seconds", "3",
+        latency_cli.main, "--bootstrap", kafka_bootstrap, "--rate", "200", "--seconds", "3",
     )  # fmt: skip
     assert result["mode"] == "latency"
     for key in (
