@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from processors.rules import expressions
 from processors.rules.expressions import (
     Binary,
     ExpressionError,
@@ -23,6 +22,7 @@ from processors.rules.expressions import (
     parse,
     render,
 )
+from processors.rules.expressions import parser as expression_parser
 
 
 def make_record(**overrides: Any) -> dict[str, Any]:
@@ -601,13 +601,13 @@ def test_regex_searches_utf8_text_by_characters() -> None:
 def test_pattern_is_compiled_once(monkeypatch: pytest.MonkeyPatch) -> None:
     tree = parse('body matches "time"')
     calls: list[str] = []
-    real_compile = expressions.re2.compile
+    real_compile = expression_parser.re2.compile
 
     def counting_compile(pattern: str, options: Any) -> Any:
         calls.append(pattern)
         return real_compile(pattern, options)
 
-    monkeypatch.setattr(expressions.re2, "compile", counting_compile)
+    monkeypatch.setattr(expression_parser.re2, "compile", counting_compile)
     predicate = compile_expr(tree)
     for _ in range(3):
         assert predicate({"body": "timeout"}) is True
