@@ -45,21 +45,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from processors.decisions.decide import (
-    DecisionContext,
-    DictStore,
-    Outcome,
-    decide,
-    decide_result,
-    firing_alert,
-    verify_due,
-)
+from processors.decisions.alert_record import AlertRecord, AlertRecordError, DictStore
+from processors.decisions.context import DecisionContext, Outcome
+from processors.decisions.decide import decide, decide_result, verify_due
 from processors.decisions.event_clock import EventClock
+from processors.decisions.firing import firing_alert
 from processors.decisions.inhibition import FiringAlert
 from processors.records import ActionResult, Signal
 from processors.rules.compiler import CompiledRulebook
@@ -95,13 +91,13 @@ class PartitionStore(DictStore):
         super().__init__()
         self.changed: set[str] = set()
 
-    def set(self, key: str, value: dict[str, Any]) -> None:
-        super().set(key, value)
+    def set(self, key: str, record: AlertRecord) -> None:
+        super().set(key, record)
         self.changed.add(key)
 
-    def load(self, states: dict[str, dict[str, Any]]) -> None:
-        """Restored states, not changed."""
-        super().load(states)
+    def load(self, records: Mapping[str, AlertRecord]) -> None:
+        """Restored records, not changed."""
+        super().load(records)
         self.changed.clear()
 
 
@@ -179,7 +175,7 @@ class DecisionBatch:
             Outgoing(
                 self.changelog_topic,
                 key.encode(),
-                orjson.dumps(store.data[key]),
+                orjson.dumps(store.data[key].to_json()),
                 partition=partition,
             )
             for key in sorted(store.changed)
@@ -304,26 +300,26 @@ class DecisionBatch:
     def restore(
         self,
         partition: int,
-        states: dict[str, dict[str, Any]],
+        states: Mapping[str, Any],
         recent_results: dict[str, ActionResult] | None = None,
         now_ms: int = 0,
     ) -> tuple[list[Outgoing], list[Outgoing]]:
-        """Take over a partition's alert states. Returns what catching up produced: the
-        firing view corrected for this partition's alerts (a crash may have come between
-        a state and its firing record), and escalations for results that arrived while
-        the partition was elsewhere."""
+        """Take over a partition's alert states (changelog values by fingerprint, as
+        ``read_changelog`` returns them; one that is not an alert state is logged and
+        left out). Returns what catching up produced: the firing view corrected for this
+        partition's alerts (a crash may have come between a state and its firing
+        record), and escalations for results that arrived while the partition was
+        elsewhere."""
+        records = alert_records(states, partition)
         store = self.stores[partition] = PartitionStore()
-        store.load(states)
+        store.load(records)
         self.clocks.pop(partition, None)
         evaluated = [
-            ms
-            for saved in states.values()
-            if isinstance(alert := saved.get("alert"), dict)
-            and isinstance(ms := alert.get("last_eval_ms"), int)
+            ms for record in records.values() if (ms := record.alert.last_eval_ms) is not None
         ]
         if evaluated:  # the clock resumes where it stopped
             self._clock(partition).observe(max(evaluated), now_ms)
-        out = self._correct_firing(partition, states, republish=False)
+        out = self._correct_firing(partition, records, republish=False)
         for action_id in list(store.verifying):
             result = (recent_results or {}).get(action_id)
             if result is not None:
@@ -331,14 +327,14 @@ class DecisionBatch:
         return out, self._changelog(partition, store)
 
     def _correct_firing(
-        self, partition: int, states: dict[str, dict[str, Any]], *, republish: bool
+        self, partition: int, records: Mapping[str, AlertRecord], *, republish: bool
     ) -> list[Outgoing]:
-        """Make the firing view agree with a partition's states (``republish``: send
+        """Make the firing view agree with a partition's records (``republish``: send
         every firing alert of it, whatever the view holds)."""
         out = []
         view = self.context.firing
-        for key, saved in states.items():
-            alert = _firing_or_none(self.rulebook, key, saved)
+        for key, record in records.items():
+            alert = firing_alert(self.rulebook, key, record)
             known = view.by_fingerprint.get(key)
             if alert is not None and (
                 republish or known is None or known.since_ms != alert.since_ms
@@ -346,7 +342,8 @@ class DecisionBatch:
                 out.append(self._firing(key, alert, partition))
                 view.put(alert)
         for key, known in list(view.by_fingerprint.items()):
-            gone = _firing_or_none(self.rulebook, key, states.get(key, {})) is None
+            record = records.get(key)
+            gone = record is None or firing_alert(self.rulebook, key, record) is None
             if known.partition == partition and gone:
                 out.append(self._firing(key, None, partition))
                 view.remove(key)
@@ -373,7 +370,7 @@ class DecisionBatch:
         self.rulebook = rulebook
         out = []
         for partition, store in self.stores.items():
-            for key in [k for k, saved in store.data.items() if saved.get("rule_id") in changed]:
+            for key in [k for k, record in store.data.items() if record.rule_id in changed]:
                 del store.data[key]
                 store.changed.discard(key)
                 out.append(Outgoing(self.changelog_topic, key.encode(), None, partition=partition))
@@ -491,16 +488,16 @@ class DecisionService(BatchLoopService):
         await asyncio.gather(*await self.send_all(updates))
 
 
-def _firing_or_none(
-    rulebook: CompiledRulebook, key: str, saved: dict[str, Any]
-) -> FiringAlert | None:
-    """``firing_alert``, or None for a saved state it cannot read (logged): one corrupt
-    changelog record must not stop a partition from being restored."""
-    try:
-        return firing_alert(rulebook, key, saved)
-    except Exception:
-        log.exception("alert state %s is unreadable; treated as not firing", key)
-        return None
+def alert_records(states: Mapping[str, Any], partition: int) -> dict[str, AlertRecord]:
+    """The alert records among changelog values; one that is not an alert state is
+    logged and left out: one corrupt record must not stop a partition's restore."""
+    records = {}
+    for key, value in states.items():
+        try:
+            records[key] = AlertRecord.from_json(value)
+        except AlertRecordError as exc:
+            log.warning("alert state %s (partition %d) skipped: %s", key, partition, exc)
+    return records
 
 
 def history_ms(settings: OpsrulesSettings, rulebook: CompiledRulebook) -> int:

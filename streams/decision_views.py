@@ -27,7 +27,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from processors.decisions.decide import DecisionContext
+from processors.decisions.context import DecisionContext
 from processors.decisions.inhibition import FiringAlert
 from processors.decisions.silences import silence_from_record
 from processors.records import ActionResult, Decision, SilenceRecord

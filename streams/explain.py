@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from processors.decisions.alert_record import AlertRecord, AlertRecordError
 from processors.errors import RulesError
 from processors.ids import fingerprint
 from processors.records import format_ts
@@ -227,11 +228,12 @@ async def _latest(settings: OpsrulesSettings, topics: list[str]) -> dict[str, di
 
 
 def rule_alerts(
-    rule_id: str, states: dict[str, dict[str, Any]], actions: list[Any]
+    rule_id: str, states: dict[str, Any], actions: list[Any]
 ) -> tuple[list[dict[str, Any]], int]:
-    """The alerts of ``rule_id`` among the alert ``states`` (fingerprint → stored state),
-    attributed by the state's own ``rule_id`` or by the fingerprint of one of the rule's
-    ``actions``; and how many states name no rule and match no action of any rule."""
+    """The alerts of ``rule_id`` among the alert ``states`` (fingerprint → changelog
+    value), attributed by the record's own ``rule_id`` or by the fingerprint of one of
+    the rule's ``actions``; and how many states name no rule and match no action of any
+    rule (a value that is not an alert state counts among them)."""
     groups: dict[str, dict[str, str] | None] = {}  # this rule's fingerprints -> group
     others: set[str] = set()  # other rules' fingerprints
     for action in actions:
@@ -243,30 +245,34 @@ def rule_alerts(
             others.add(action["fingerprint"])
     alerts, unattributed = [], 0
     for key, value in sorted(states.items()):
-        named = value.get("rule_id")
+        try:
+            record = AlertRecord.from_json(value)
+        except AlertRecordError:
+            unattributed += 1
+            continue
+        named = record.rule_id
         if named == rule_id or (named is None and key in groups):
-            group = value.get("group") or groups.get(key)
+            group = record.group or groups.get(key)
             if group is not None and fingerprint(rule_id, group) != key:
                 continue  # a stale or foreign record under this key
-            alerts.append(_alert(key, value, group))
+            alerts.append(_alert(key, record, group))
         elif named is None and key not in others:
             unattributed += 1
     return alerts, unattributed
 
 
-def _alert(key: str, value: dict[str, Any], group: dict[str, str] | None) -> dict[str, Any]:
-    state = value.get("alert", {})
-    since = state.get("active_since_ms")
-    last = state.get("last_eval_ms")
+def _alert(key: str, record: AlertRecord, group: dict[str, str] | None) -> dict[str, Any]:
+    state = record.alert
+    since = state.active_since_ms
     return {
         "fingerprint": key,
         "group": group,
-        "phase": state.get("phase"),
+        "phase": state.phase.value,
         "active_since": format_ts(since) if since is not None else None,
         "active_since_ms": since,
-        "last_eval_ms": last,
-        "keep_firing_since_ms": state.get("keep_firing_since_ms"),
-        "cooldowns": value.get("cooldowns", {}),
+        "last_eval_ms": state.last_eval_ms,
+        "keep_firing_since_ms": state.keep_firing_since_ms,
+        "cooldowns": {str(i): ms for i, ms in record.cooldowns.items()},
     }
 
 

@@ -14,14 +14,9 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from processors.decisions.decide import (
-    DecisionContext,
-    DictStore,
-    Outcome,
-    Suppressed,
-    decide,
-    verify_due,
-)
+from processors.decisions.alert_record import DictStore
+from processors.decisions.context import DecisionContext, Outcome, Suppressed
+from processors.decisions.decide import decide, verify_due
 from processors.decisions.event_clock import EventClock
 from processors.firehose.anomaly_feed import AnomalyPlan
 from processors.firehose.pipeline import PartitionPipeline

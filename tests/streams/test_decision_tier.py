@@ -4,6 +4,7 @@ alert states on the changelog partition of their signals; bad signals dead-lette
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 from types import SimpleNamespace
 
 import orjson
@@ -11,6 +12,8 @@ import pytest
 from aiokafka import TopicPartition
 
 from processors.decisions import decide as decisions
+from processors.decisions.alert_record import AlertRecord
+from processors.decisions.alert_state import Phase
 from processors.decisions.inhibition import FiringAlert
 from processors.decisions.silences import Silence
 from processors.ids import fingerprint
@@ -77,7 +80,7 @@ def test_actions_then_state_on_the_same_partition_then_offsets() -> None:
     assert len(updates) == 1
     (update,) = updates
     assert update.topic == "opsrules.alerts.changelog" and update.partition == 3
-    assert orjson.loads(update.value)["alert"]["phase"] == "inactive"
+    assert AlertRecord.from_json(orjson.loads(update.value)).alert.phase is Phase.INACTIVE
     assert batch.commits() == {TopicPartition(topic, 3): (4, "")}
 
 
@@ -96,6 +99,27 @@ def test_restored_state_carries_over_and_a_revoked_partition_forgets() -> None:
 
     restarted.revoke(TopicPartition(topic, 0))
     assert restarted.commits() == {} and restarted.stores == {}
+
+
+def test_a_changelog_value_that_is_no_alert_state_is_left_out_of_a_restore(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings = load_settings()
+    rulebook = shipped_rulebook()
+    topic = settings.topic(settings.topic_signals)
+    first = DecisionBatch(settings, rulebook, Metrics())
+    _, updates = first.process(batch_of(topic, 0, [disk_signal(0, 0.99)]), now_ms=T0)
+    saved: dict[str, Any] = {u.key.decode(): orjson.loads(u.value) for u in updates if u.key}
+    saved["corrupt"] = {"alert": {"phase": "on fire"}}
+    saved["foreign"] = {"verify": {"a1": {"index": "first"}}}
+
+    restarted = DecisionBatch(settings, rulebook, Metrics())
+    restarted.restore(0, saved)
+
+    assert set(restarted.stores[0].data) == set(saved) - {"corrupt", "foreign"}
+    assert "alert state corrupt (partition 0) skipped: not an alert state" in caplog.text
+    out, _ = restarted.process(batch_of(topic, 0, [disk_signal(1, None)], first=1), now_ms=T0)
+    assert [orjson.loads(o.value)["status"] for o in actions_and_letters(out)] == ["resolved"]
 
 
 def test_a_failing_core_dead_letters_the_signal_and_the_batch_goes_on(

@@ -7,7 +7,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from processors.decisions.decide import DecisionContext, DictStore, Outcome, decide, decide_result
+from processors.decisions.alert_record import DictStore
+from processors.decisions.context import DecisionContext, Outcome
+from processors.decisions.decide import decide, decide_result
 from processors.ids import fingerprint
 from processors.records import Action, ActionResult, Signal
 from processors.rules.compiler import CompiledRulebook

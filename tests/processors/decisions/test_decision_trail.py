@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from processors.decisions.decide import DecisionContext
+from processors.decisions.context import DecisionContext
 from tests.processors.decisions.decision_runs import Run, key_of
 from tests.processors.rulebook_factory import rulebook_from_yaml
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from processors.decisions.decide import DictStore, decide
+from processors.decisions.alert_record import DictStore
+from processors.decisions.decide import decide
 from processors.ids import fingerprint
 from processors.records import Signal
 from tests.processors.rulebook_factory import rulebook_from_yaml, shipped_rulebook

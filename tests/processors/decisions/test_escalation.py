@@ -112,7 +112,7 @@ def test_an_incident_is_referenced_by_the_alerts_other_actions(tmp_path: Path) -
     alert, incident, resolved = run.actions
     assert incident.type == "incident"
     assert alert.incident_id == incident.id == incident.incident_id == resolved.incident_id
-    assert run.store.data[key_of("error_burst", **SERVICE)]["incident_id"] == incident.id
+    assert run.store.data[key_of("error_burst", **SERVICE)].incident_id == incident.id
 
 
 def test_a_reload_that_drops_the_verify_drops_the_waiting(tmp_path: Path) -> None:

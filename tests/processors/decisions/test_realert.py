@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from processors.decisions.realert import next_realert, realert_wait
+from processors.decisions.realert import RealertState, next_realert, realert_wait
 from processors.rules.model import RealertConfig
 from tests.processors.decisions.decision_runs import M, Run
 from tests.processors.rulebook_factory import rulebook_from_yaml
@@ -28,15 +28,15 @@ CONFIG = RealertConfig(initial="5m", max="30m")  # type: ignore[call-arg]
 def test_next_realert(
     state: dict[str, int] | None, t_minute: int, expected: dict[str, int]
 ) -> None:
-    in_ms = None if state is None else {"until": state["until"] * M, "exp": state["exp"]}
+    in_ms = None if state is None else RealertState(state["until"] * M, state["exp"])
     got = next_realert(CONFIG, in_ms, t_minute * M)
-    assert {"until": got["until"] // M, "exp": got["exp"]} == expected
+    assert {"until": got.until_ms // M, "exp": got.exp} == expected
 
 
 def test_realert_wait() -> None:
     assert realert_wait(None, 0) is None
-    assert realert_wait({"until": 5 * M, "exp": 0}, 4 * M) == 5 * M
-    assert realert_wait({"until": 5 * M, "exp": 0}, 5 * M) is None
+    assert realert_wait(RealertState(5 * M, 0), 4 * M) == 5 * M
+    assert realert_wait(RealertState(5 * M, 0), 5 * M) is None
 
 
 def test_a_flapping_record_rule_realerts_less_and_less_often(tmp_path: Path) -> None:

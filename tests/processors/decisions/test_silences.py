@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from processors.decisions.decide import DecisionContext
+from processors.decisions.context import DecisionContext
 from processors.decisions.silences import Silence, SilenceBook, silence_from_record
 from processors.records import SilenceRecord, format_ts
 from processors.rules.label_matchers import MatcherError
