@@ -16,11 +16,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from bench.tables import progress
-from bench.workload import Encoded
+from bench.workload import RULES_DIR, Encoded
 from streams.settings import OpsrulesSettings, load_settings
 from streams.topics import topic_specs
-
-RULES_DIR = Path(__file__).resolve().parents[1] / "rules"
 
 
 def unique_settings(name: str, bootstrap: str | None, **overrides: Any) -> OpsrulesSettings:

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.firehose import ceiling
+from bench.firehose.ceiling import ceiling
 from bench.kafka_harness import delete_topics, kafka_settings, preload, wait_for_leaders
 from bench.report import loop_rows, num
 from bench.tables import environment, progress

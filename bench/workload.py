@@ -1,13 +1,17 @@
 """The benches' workload: metric samples and metric batches of a fleet, pre-encoded,
 with fixed event times and a fixed seed, so that the same arguments give the same
-records (bench.firehose, bench.pipeline, the peers)."""
+records (bench.firehose, bench.pipeline, the peers), and the shipped rulebook they go
+through."""
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from pathlib import Path
 
 import orjson
+
+RULES_DIR = Path(__file__).resolve().parents[1] / "rules"  # the shipped rulebook
 
 BASE_TS_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z: fixed, so core runs repeat exactly
 ROUND_MS = 10_000  # each series sends once per 10 s of event time

@@ -46,7 +46,8 @@ from typing import Any, Literal, TypeVar, cast
 import orjson
 from aiokafka.admin import AIOKafkaAdminClient
 
-from bench import firehose, kafka_harness, tables, workload
+from bench import kafka_harness, tables, workload
+from bench.arguments import positive
 from bench.peers.quix_env import ensure_quix_venv, venv_python
 from streams.topics import ensure_topics
 
@@ -352,12 +353,12 @@ def parser() -> argparse.ArgumentParser:
         prog="python -m bench.peers.run", description=__doc__.split("\n")[0]
     )
     p.add_argument("--bootstrap", default=os.environ.get("OPSRULES_BOOTSTRAP_SERVERS"))
-    p.add_argument("--records", type=firehose.positive, default=200_000)
-    p.add_argument("--series", type=firehose.positive, default=10_000)
-    p.add_argument("--partitions", type=firehose.positive, default=4)
+    p.add_argument("--records", type=positive, default=200_000)
+    p.add_argument("--series", type=positive, default=10_000)
+    p.add_argument("--partitions", type=positive, default=4)
     p.add_argument(
         "--record-bytes",
-        type=firehose.positive,
+        type=positive,
         default=None,
         help="add labels to each sample until it is about this long (default: as "
         "bench.firehose makes them, about 142 B)",

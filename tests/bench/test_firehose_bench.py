@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from bench import firehose as bench
 from bench import workload
+from bench.firehose import cli, profiling
 
 RUN_KEYS = {
     "records",
@@ -29,7 +29,7 @@ RUN_KEYS = {
 
 def _run(*argv: str) -> dict[str, Any]:
     printed: list[str] = []
-    assert bench.main([*argv, "--json"], out=printed.append) == 0
+    assert cli.main([*argv, "--json"], out=printed.append) == 0
     assert len(printed) == 1
     result: dict[str, Any] = json.loads(printed[0])
     return result
@@ -81,16 +81,14 @@ def test_core_mode_profile_lists_the_top_functions() -> None:
     run = result["runs"]["single"]
     for key in ("profile_cumulative", "profile_self"):
         rows = run[key]
-        assert 0 < len(rows) <= bench.PROFILE_TOP
+        assert 0 < len(rows) <= profiling.PROFILE_TOP
         assert {"function", "calls", "tottime_s", "cumtime_s"} <= rows[0].keys()
     assert "process" in run["profile_cumulative"][0]["function"]
 
 
 def test_the_default_output_is_a_table() -> None:
     printed: list[str] = []
-    assert (
-        bench.main(["--records", "300", "--series", "3", "--repeat", "1"], out=printed.append) == 0
-    )
+    assert cli.main(["--records", "300", "--series", "3", "--repeat", "1"], out=printed.append) == 0
     text = printed[0]
     assert "records/s" in text and "1 sample/record" in text
 

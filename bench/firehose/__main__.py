@@ -1,0 +1,7 @@
+"""``python -m bench.firehose``."""
+
+import sys
+
+from bench.firehose.cli import main
+
+sys.exit(main())
