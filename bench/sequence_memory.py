@@ -81,7 +81,7 @@ def measure_durable_rules(pending: int) -> dict[str, Any]:
     from durable.lang import c, m, when_all  # type: ignore[import-untyped]
 
     class Host(durable.engine.Host):  # type: ignore[misc]
-        def _run(self) -> None:  # no timer threads, as processors/rules/matcher.py
+        def _run(self) -> None:  # no timer threads, as processors/rules/durable_rules_matcher.py
             pass
 
     def done(closure: Any) -> None:

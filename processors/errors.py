@@ -14,7 +14,7 @@ The CLI prints ``str(error)`` and exits non-zero, so messages say what to do nex
     ├── MatcherError          a label matcher (also a ValueError;
     │                         processors.rules.label_matchers)
     ├── DurableRulesError     durable_rules refused what we built: a bug of ours (also a
-    │                         RuntimeError; processors.rules.matcher)
+    │                         RuntimeError; processors.rules.durable_rules_matcher)
     ├── NotationError         a rule test's expanding notation (streams.ruletest.notation)
     ├── KafkaLocalError       provisioning or running the local broker
     │   └── MissingToolError  Java 17+ or Maven missing

@@ -19,9 +19,10 @@ from typing import Any, Literal
 
 from processors.aggregate import STATS
 from processors.ids import stable_id
+from processors.rules.durable_rules_matcher import DurableRulesMatcher
 from processors.rules.expressions import compile_expr, fields, parse, render
 from processors.rules.loader import LoadedRule
-from processors.rules.matcher import CompiledMatcher, ConditionMatcher, DurableRulesMatcher
+from processors.rules.matcher import CompiledMatcher, ConditionMatcher
 from processors.rules.model import Rule
 from processors.rules.policies import NO_POLICIES, Policies
 from processors.rules.templates import rule_templates, template_fields

@@ -12,14 +12,10 @@ from typing import Any
 
 import pytest
 
+from processors.rules.durable_rules_matcher import MAX_ENCODED, DurableRulesMatcher, encode
 from processors.rules.expressions import Node, parse
 from processors.rules.loader import load_rules
-from processors.rules.matcher import (
-    MAX_ENCODED,
-    CompiledMatcher,
-    DurableRulesMatcher,
-    encode,
-)
+from processors.rules.matcher import CompiledMatcher
 from tests.processors.rulebook_factory import REPO_RULES
 
 _names = itertools.count()
