@@ -4,8 +4,8 @@ alert states on the changelog partition of their signals; bad signals dead-lette
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 from types import SimpleNamespace
+from typing import Any
 
 import orjson
 import pytest
