@@ -15,7 +15,7 @@ store holds (a change is written only when the copy differs).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from processors.decisions.alert_state import INACTIVE, AlertState, Phase
@@ -88,12 +88,20 @@ class AlertRecord:
         )
 
     def copy(self) -> AlertRecord:
-        return replace(
-            self,
-            group=dict(self.group),
-            cooldowns=dict(self.cooldowns),
-            realert=dict(self.realert),
-            verify=dict(self.verify),
+        # not dataclasses.replace: measured 5% of the decision core's time
+        return AlertRecord(
+            self.rule_id,
+            dict(self.group),
+            self.alert,
+            self.announced,
+            self.sent,
+            self.muted,
+            self.mute,
+            self.incident_id,
+            dict(self.cooldowns),
+            dict(self.realert),
+            dict(self.verify),
+            self.flap,
         )
 
     def to_json(self) -> dict[str, Any]:
