@@ -49,7 +49,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
 from processors.decisions.alert_record import AlertRecord, AlertRecordError, DictStore
 from processors.decisions.context import DecisionContext, Outcome
@@ -68,6 +68,7 @@ from streams.codec import (
     encode,
     processing_error,
 )
+from streams.compacted import read_compacted
 from streams.decision_views import DecisionViews
 from streams.inflight import poison
 from streams.metrics import Metrics
@@ -305,7 +306,7 @@ class DecisionBatch:
         now_ms: int = 0,
     ) -> tuple[list[Outgoing], list[Outgoing]]:
         """Take over a partition's alert states (changelog values by fingerprint, as
-        ``read_changelog`` returns them; one that is not an alert state is logged and
+        ``read_compacted`` returns them; one that is not an alert state is logged and
         left out). Returns what catching up produced: the firing view corrected for this
         partition's alerts (a crash may have come between a state and its firing
         record), and escalations for results that arrived while the partition was
@@ -425,7 +426,7 @@ class DecisionService(BatchLoopService):
 
     async def assigned(self, partitions: list[TopicPartition]) -> None:
         started = time.monotonic()
-        restored = await read_changelog(
+        restored = await read_compacted(
             self.settings, self.batch.changelog_topic, [tp.partition for tp in partitions]
         )
         now_ms = int(time.time() * 1000)
@@ -513,46 +514,3 @@ def history_ms(settings: OpsrulesSettings, rulebook: CompiledRulebook) -> int:
         )
     ]
     return max([int(settings.decision_history_s * 1000), *longest])
-
-
-async def read_changelog(
-    settings: OpsrulesSettings, topic: str, partitions: list[int]
-) -> dict[int, dict[str, dict[str, Any]]]:
-    """The latest value of every key of ``partitions`` of a compacted topic, read from
-    the beginning to the end offset the broker reported when reading started."""
-    states: dict[int, dict[str, dict[str, Any]]] = {p: {} for p in partitions}
-    tps = [TopicPartition(topic, p) for p in partitions]
-    consumer = AIOKafkaConsumer(
-        **settings.aiokafka_kwargs(),
-        client_id=f"{settings.app_id}-restore",
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-    )
-    await consumer.start()
-    try:
-        consumer.assign(tps)
-        ends = await consumer.end_offsets(tps)
-        await consumer.seek_to_beginning(*tps)
-        pending = [tp for tp in tps if await consumer.position(tp) < ends[tp]]
-        while pending:
-            fetched = await consumer.getmany(*pending, timeout_ms=1000, max_records=10_000)
-            for tp, records in fetched.items():
-                state = states[tp.partition]
-                for record in records:
-                    try:
-                        key = record.key.decode()
-                        if record.value is None:
-                            state.pop(key, None)
-                            continue
-                        value = orjson.loads(record.value)
-                        if not isinstance(value, dict):
-                            raise ValueError(f"expected an object, got {type(value).__name__}")
-                    except (AttributeError, ValueError) as exc:  # no key, not UTF-8, not JSON
-                        log.warning("%s/%d@%d skipped: %s", topic, tp.partition, record.offset, exc)
-                        continue
-                    state[key] = value
-            pending = [tp for tp in pending if await consumer.position(tp) < ends[tp]]
-    finally:
-        await consumer.stop()
-    return states

@@ -30,7 +30,7 @@ from processors.rules.compiler import CompiledRulebook, compile_rulebook
 from processors.rules.durations import format_duration
 from processors.rules.loader import LoadedRule, load_rules
 from processors.rules.rule_errors import did_you_mean
-from streams.decision_tier import read_changelog
+from streams.compacted import read_compacted
 from streams.ingest import SOURCES
 from streams.settings import OpsrulesSettings
 from streams.topics import ACTION_TYPES, action_topic, alerts_changelog_topic, topic_partitions
@@ -222,7 +222,7 @@ async def _latest(settings: OpsrulesSettings, topics: list[str]) -> dict[str, di
     for topic in topics:
         partitions = sorted(tp.partition for tp in await topic_partitions(settings, [topic]))
         if partitions:
-            for values in (await read_changelog(settings, topic, partitions)).values():
+            for values in (await read_compacted(settings, topic, partitions)).values():
                 out.update(values)
     return out
 

@@ -30,6 +30,7 @@ from processors.errors import OpsrulesError
 from processors.records import SilenceRecord, format_ts, parse_ts_ms
 from processors.rules.durations import parse_duration_ms
 from processors.rules.label_matchers import MatcherError, parse_matcher
+from streams.compacted import read_compacted
 from streams.settings import OpsrulesSettings
 from streams.topics import ensure_topics, topic_partitions, topic_specs
 
@@ -105,13 +106,11 @@ async def write_silence(settings: OpsrulesSettings, silence: SilenceRecord) -> N
 
 async def read_silences(settings: OpsrulesSettings) -> dict[str, SilenceRecord]:
     """Every silence on the topic (the latest version of each id)."""
-    from streams.decision_tier import read_changelog  # the same compacted-topic read
-
     topic = silences_topic(settings)
     partitions = [tp.partition for tp in await topic_partitions(settings, [topic])]
     if not partitions:
         return {}
-    found = await read_changelog(settings, topic, partitions)
+    found = await read_compacted(settings, topic, partitions)
     silences = {}
     for states in found.values():
         for key, value in states.items():

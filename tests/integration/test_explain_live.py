@@ -13,7 +13,7 @@ import pytest
 
 from processors.ids import fingerprint
 from streams.cli import main
-from streams.decision_tier import read_changelog
+from streams.compacted import read_compacted
 from streams.offline import run_offline
 from streams.settings import OpsrulesSettings
 from streams.topics import alerts_changelog_topic, ensure_topics, topic_partitions
@@ -48,7 +48,7 @@ def _records(start_ms: int) -> list[tuple[str, str, dict[str, object]]]:
 async def _stored_states(settings: OpsrulesSettings) -> dict[str, dict[str, object]]:
     topic = alerts_changelog_topic(settings)
     partitions = sorted(tp.partition for tp in await topic_partitions(settings, [topic]))
-    states = await read_changelog(settings, topic, partitions)
+    states = await read_compacted(settings, topic, partitions)
     return {key: value for part in states.values() for key, value in part.items()}
 
 
