@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from processors.decisions.ledger import Ledger, breaker_key
 from processors.records import format_ts
-from processors.rules.model import CircuitBreakerConfig
+from processors.rules.actions import CircuitBreakerConfig
 
 
 @dataclass(frozen=True, slots=True)

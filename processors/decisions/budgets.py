@@ -8,8 +8,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from processors.decisions.ledger import Ledger, budget_key
+from processors.rules.actions import BudgetConfig
 from processors.rules.durations import format_duration
-from processors.rules.model import BudgetConfig
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ it does not fire and they last heard firing (``because: flapping_ended``).
 
 from __future__ import annotations
 
-from processors.rules.model import FlappingConfig
+from processors.rules.noise_control import FlappingConfig
 
 
 def recent_changes(changes: list[int], config: FlappingConfig, t_ms: int) -> list[int]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from processors.rules.model import RealertConfig
+from processors.rules.actions import RealertConfig
 
 
 class RealertState(NamedTuple):

@@ -9,8 +9,8 @@ from typing import Any
 
 from processors.decisions.gates import Due, Gate
 from processors.records import Action, Decision, Signal, format_ts
+from processors.rules.actions import ActionConfig, EscalationConfig
 from processors.rules.compiler import CompiledRule
-from processors.rules.model import ActionConfig, EscalationConfig
 from processors.rules.templates import render_template
 
 

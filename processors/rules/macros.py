@@ -38,8 +38,8 @@ from processors.rules.expressions import (
     parse,
 )
 from processors.rules.fields import SOURCE_FIELDS
-from processors.rules.model import Stat
 from processors.rules.rule_errors import Kind, RuleError, RuleSource, key_pos
+from processors.rules.rule_types import Stat
 
 STATS: tuple[str, ...] = get_args(Stat)
 # Each macro's expansion is bounded, so that macros using macros twice over cannot

@@ -14,7 +14,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from processors.rules.label_matchers import LabelMatcher, parse_matchers
-from processors.rules.model import LabelMaintenanceWindow, MaintenanceWindow, RuleFile
+from processors.rules.model import RuleFile
+from processors.rules.noise_control import LabelMaintenanceWindow, MaintenanceWindow
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,24 +19,23 @@ from typing import Any, Literal
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from processors.rules.expressions import ExpressionError
-from processors.rules.model import (
-    TYPE_SETTINGS,
+from processors.rules.actions import (
     ActionConfig,
     BudgetConfig,
     CircuitBreakerConfig,
     EscalationConfig,
+    RealertConfig,
+    VerifyConfig,
+)
+from processors.rules.expressions import ExpressionError
+from processors.rules.model import Rule, RuleFile
+from processors.rules.noise_control import (
     FlappingConfig,
     InhibitRule,
     LabelMaintenanceWindow,
     MaintenanceWindow,
-    RealertConfig,
-    Rule,
-    RuleFile,
-    SequenceStep,
-    VerifyConfig,
-    WindowConfig,
 )
+from processors.rules.rule_types import TYPE_SETTINGS, SequenceStep, WindowConfig
 
 Kind = Literal["rule", "macro", "list"]
 

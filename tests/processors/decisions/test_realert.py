@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from processors.decisions.realert import RealertState, next_realert, realert_wait
-from processors.rules.model import RealertConfig
+from processors.rules.actions import RealertConfig
 from tests.processors.decisions.decision_runs import M, Run
 from tests.processors.rulebook_factory import rulebook_from_yaml
 

@@ -1,0 +1,198 @@
+"""Rule types' settings in rule files: the threshold rule's ``window``, and the block of
+every other type (frequency, flatline, change, new_term, cardinality, spike, sequence),
+named after it.
+
+processors/firehose/typed_rules.py runs the types beyond thresholds; rules/README.md
+documents them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from processors.rules.durations import DurationMs, PositiveDurationMs
+from processors.rules.model_base import Source, StrictModel
+
+Stat = Literal["count", "sum", "min", "max", "mean", "last", "rate", "p50", "p90", "p99"]
+
+
+class WindowConfig(StrictModel):
+    """A window per ``group_by`` series over the records that ``match``; each closed
+    window is evaluated once."""
+
+    size_ms: PositiveDurationMs = Field(alias="size", description="Length of a window.")
+    hop_ms: PositiveDurationMs | None = Field(
+        None,
+        alias="hop",
+        description="Start a window every hop (hopping windows); default: size (tumbling).",
+    )
+    grace_ms: DurationMs = Field(
+        10_000,
+        alias="grace",
+        description="How long a window waits for late records after its end (default 10s).",
+    )
+    stat: Stat = Field(description="The statistic the condition sees as 'value'.")
+    value: str | None = Field(
+        None,
+        description="Expression giving each record's number; booleans count as 1/0 "
+        "(e.g. 'status == \"fail\"'). Default: the field 'value' for metrics, else 1.",
+    )
+
+    @model_validator(mode="after")
+    def _hop_fits(self) -> WindowConfig:
+        if self.hop_ms is not None and self.hop_ms > self.size_ms:
+            raise ValueError("hop must not be longer than size")
+        return self
+
+
+# --- Rule types beyond thresholds --------------------------------------------------------
+# Each type's settings are a block named after it.
+
+RuleType = Literal[
+    "threshold", "frequency", "flatline", "change", "new_term", "cardinality", "spike", "sequence"
+]
+TYPE_BLOCKS: tuple[str, ...] = (
+    "frequency",
+    "flatline",
+    "change",
+    "new_term",
+    "cardinality",
+    "spike",
+    "sequence",
+)  # the types with settings, each in the block of its name (TYPE_SETTINGS)
+_TIMEFRAME = "A sliding timeframe (per group_by key)."
+_GRACE = "How long to wait for late records before judging a time (default 10s)."
+_FIELD_PATH = "A field of the source's records (e.g. host.name, attributes.version)."
+
+
+def _timeframe(description: str = _TIMEFRAME) -> Any:
+    return Field(alias="timeframe", description=description)
+
+
+def _grace(default_ms: int = 10_000, description: str = _GRACE) -> Any:
+    return Field(default_ms, alias="grace", description=description)
+
+
+class FrequencyConfig(StrictModel):
+    """``type: frequency``: at least ``at_least`` matching records within ``timeframe``
+    per group_by key (sliding). A match starts the count over."""
+
+    at_least: int = Field(ge=1, le=100_000, description="Records needed within the timeframe.")
+    timeframe_ms: PositiveDurationMs = _timeframe()
+    grace_ms: DurationMs = _grace()
+
+
+class FlatlineConfig(StrictModel):
+    """``type: flatline``: fewer than ``fewer_than`` records within ``timeframe`` for a
+    group_by key seen before (``fewer_than: 1``: no record at all). One match per
+    silence."""
+
+    fewer_than: int = Field(1, ge=1, le=100_000, description="Default 1: silence.")
+    timeframe_ms: PositiveDurationMs = _timeframe()
+    grace_ms: DurationMs = _grace()
+
+
+class ChangeConfig(StrictModel):
+    """``type: change``: ``field`` differs from the previous record of the group_by key."""
+
+    field: str = Field(description=_FIELD_PATH)
+    timeframe_ms: PositiveDurationMs | None = Field(
+        None,
+        alias="timeframe",
+        description="Only a change within this time of the previous record counts.",
+    )
+    max_keys: int = Field(
+        100_000, ge=1, le=10_000_000, description="Keys remembered (least recently seen go)."
+    )
+
+
+class NewTermConfig(StrictModel):
+    """``type: new_term``: a value of ``fields`` the group_by key never had, once the key
+    has been learning for ``learning``."""
+
+    fields: list[str] = Field(
+        min_length=1, max_length=8, description="Fields whose values together are a term."
+    )
+    learning_ms: DurationMs = Field(
+        86_400_000, alias="learning", description="Per key, terms are only learnt (default 1d)."
+    )
+    max_terms: int = Field(
+        1000, ge=1, le=1_000_000, description="Terms per key (least recently seen go)."
+    )
+    max_keys: int = Field(
+        10_000, ge=1, le=10_000_000, description="Keys per partition (least recently seen go)."
+    )
+
+
+class CardinalityConfig(StrictModel):
+    """``type: cardinality``: distinct values of ``field`` within ``timeframe`` per
+    group_by key above ``above`` and/or below ``below``."""
+
+    field: str = Field(description=_FIELD_PATH)
+    timeframe_ms: PositiveDurationMs = _timeframe()
+    above: int | None = Field(None, ge=0, le=100_000, description="More than this many.")
+    below: int | None = Field(
+        None, ge=1, le=100_000, description="Fewer than this many (keys seen before)."
+    )
+    grace_ms: DurationMs = _grace()
+
+    @model_validator(mode="after")
+    def _a_bound(self) -> CardinalityConfig:
+        if self.above is None and self.below is None:
+            raise ValueError("give above, below or both")
+        return self
+
+
+class SpikeConfig(StrictModel):
+    """``type: spike``: a window's record count against the previous window's, per
+    group_by key (tumbling windows of ``timeframe``)."""
+
+    timeframe_ms: PositiveDurationMs = _timeframe("Length of each window.")
+    ratio: float = Field(gt=1, le=1e9, description="Current at least ratio x previous (up).")
+    direction: Literal["up", "down", "both"] = "up"
+    min_previous: int = Field(1, ge=0, description="Records the previous window needs.")
+    min_current: int = Field(0, ge=0, description="Records the current window needs.")
+    grace_ms: DurationMs = _grace()
+
+
+class SequenceStep(StrictModel):
+    """One step: which records, and where each group_by value is in them."""
+
+    source: Source
+    match: str = Field("true", description="Which records of the source are this step.")
+    fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="group_by name -> field path in this step's records (default: the "
+        "field of the same name).",
+    )
+
+
+class SequenceConfig(StrictModel):
+    """``type: sequence``: one record of every step with the same group_by values (the
+    join key), in order (``ordered: true``) or in any order, within ``timeframe``."""
+
+    ordered: bool = Field(True, description="Steps in the order written (default true).")
+    timeframe_ms: PositiveDurationMs = _timeframe("From the first step's record to the last.")
+    grace_ms: DurationMs = _grace(
+        60_000, "How late a step may arrive (default 1m; more when a step is a window signal)."
+    )
+    steps: list[SequenceStep] = Field(min_length=2, max_length=8)
+    max_keys: int = Field(
+        1_000_000,
+        ge=1,
+        le=100_000_000,
+        description="Pending join keys per signals partition (the oldest go first).",
+    )
+
+
+TYPE_SETTINGS: dict[str, type[StrictModel]] = {
+    "frequency": FrequencyConfig,
+    "flatline": FlatlineConfig,
+    "change": ChangeConfig,
+    "new_term": NewTermConfig,
+    "cardinality": CardinalityConfig,
+    "spike": SpikeConfig,
+    "sequence": SequenceConfig,
+}
