@@ -11,14 +11,8 @@ durable_rules cannot see a context as it is: it compares mixed types by coercion
 refuses exponents (``1e-05``), strings compare with ``strncmp`` over the raw JSON text,
 and values of 64 KiB or more overflow a 16-bit length. So we post an **encoding**: each
 field a condition reads is resolved by our own getter (dotted keys and all) and posted
-as one ASCII string whose order and equality are exactly ours:
-
-- ``z`` null or missing; ``b0`` / ``b1`` false / true; ``o0`` / ``o1`` any other value
-  (list, map, NaN), empty or not;
-- ``n…`` a number: sign class, then exponent and binary fraction, so that string order
-  is numeric order (int and float alike, any size, ±inf);
-- ``s…`` a string: its UTF-8 bytes in hex, so that string order is code point order and
-  ``startswith`` is a range.
+as one ASCII string whose order and equality are exactly ours
+(:mod:`~processors.rules.durable_encoding` describes it).
 
 Every referenced field is always posted, so every test is a comparison of two present
 strings and ``not`` is exact by flipping operators (De Morgan for ``and``/``or``).
@@ -40,7 +34,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import math
 import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -50,6 +43,19 @@ import durable.engine  # type: ignore[import-untyped]
 from durable.lang import item, m, when_all  # type: ignore[import-untyped]
 
 from processors.errors import OpsrulesError
+from processors.rules.durable_encoding import (
+    ABSENT,
+    FALSY,
+    MAX_ENCODED,
+    NULL,
+    NUMBERS,
+    OTHERS,
+    STRINGS,
+    STRINGS_END,
+    encode,
+    encode_as,
+    utf8_hex,
+)
 from processors.rules.expressions import (
     Binary,
     Evaluator,
@@ -80,76 +86,12 @@ class DurableRulesError(OpsrulesError, RuntimeError):
         )
 
 
-# --- the encoding ----------------------------------------------------------------------
-
-NULL, FALSE, TRUE, EMPTY, NONEMPTY = "z", "b0", "b1", "o0", "o1"
-NUMBERS, OTHERS, STRINGS, STRINGS_END = "n", "o", "s", "t"  # kinds: [n, o) and [s, t)
-_FALSY = (NULL, FALSE, NUMBERS + "m", STRINGS, EMPTY)  # None, false, 0, "", empty list/map
-# Longest encoded value posted or compiled: durable_rules keeps lengths in 16 bits
-# (measured: a 65,536-byte string compares wrong).
-MAX_ENCODED = 60_000
+# Limits of durable_rules on what we compile (the encoding's own: MAX_ENCODED).
 # Longest ``contains`` string: its regex must fit durable_rules' automaton (measured:
 # 500 bytes compile, 1,000 do not).
 MAX_CONTAINS_BYTES = 256
 MAX_ALTERNATIVES = 256  # ``x in "literal"`` becomes one test per distinct substring
 MAX_KEYS = 200  # properties per event (measured: 254 with id and sid are refused)
-
-_PLAIN: frozenset[type[Any]] = frozenset({type(None), bool, int, float, str, list, tuple, dict})
-# Order-reversing map for the magnitude of a negative number: digits and letters to
-# characters between '%' and 'o' (never '"' or '\\', which JSON escapes), then '~'
-# closes the key so that a shorter magnitude (a smaller |x|) sorts after its extensions.
-_REVERSED = str.maketrans({c: chr(0x9F - ord(c)) for c in "0123456789abcdefghijklmnopqrstuvwxyz"})
-
-
-def encode(value: Any) -> str | None:
-    """``value`` as a string whose order and equality are those of the expression
-    language within a kind; None if it cannot be posted (not a JSON type, too long)."""
-    kind = value.__class__
-    if kind is str:
-        text = STRINGS + value.encode("utf-8", "surrogatepass").hex()
-    elif kind is int or kind is float:
-        if value != value:  # NaN: never equal, never ordered, like a list
-            return NONEMPTY
-        text = NUMBERS + _number_key(value)
-    elif kind is bool:
-        return TRUE if value else FALSE
-    elif value is None:
-        return NULL
-    elif kind in _PLAIN:
-        return NONEMPTY if value else EMPTY
-    else:
-        return None
-    return text if len(text) <= MAX_ENCODED else None
-
-
-def _number_key(x: int | float) -> str:
-    if x == 0:
-        return "m"
-    if math.isinf(x):
-        return "z" if x > 0 else "a"
-    if x > 0:
-        return "p" + _magnitude(x)
-    return "b" + _magnitude(-x).translate(_REVERSED) + "~"
-
-
-def _magnitude(x: int | float) -> str:
-    """|x| = (1 + fraction) · 2**exponent: the exponent, length-prefixed so that its
-    string order is numeric, then the fraction's hex digits without trailing zeros."""
-    if isinstance(x, int):
-        exponent = x.bit_length() - 1
-        fraction, width = x - (1 << exponent), exponent
-    else:
-        mantissa, power = math.frexp(x)  # x = mantissa · 2**power, 0.5 <= mantissa < 1
-        exponent = power - 1
-        fraction, width = int((mantissa * 2 - 1) * 2**52), 52  # exact
-    digits = (width + 3) // 4
-    hex_digits = format(fraction << (digits * 4 - width), f"0{digits}x") if digits else ""
-    biased = str(exponent + 1100)  # > 0: floats reach down to 2**-1074
-    return chr(ord("a") + len(biased)) + biased + hex_digits.rstrip("0")
-
-
-def _hex(text: str) -> str:
-    return text.encode("utf-8", "surrogatepass").hex()
 
 
 # --- conditions as formulas over the encoded properties --------------------------------
@@ -272,7 +214,7 @@ class _Translator:
             return bool(_constant(node))
         if isinstance(node, Field):
             key = self.key(node)
-            return _all(_Test(key, "!=", falsy) for falsy in _FALSY)
+            return _all(_Test(key, "!=", falsy) for falsy in FALSY)
         if isinstance(node, Unary):
             if node.op == "not":
                 return _negate(self.truth(node.operand))
@@ -354,8 +296,8 @@ class _Translator:
         if not isinstance(constant, str):  # startswith / endswith
             return False
         if op == "startswith":
-            return self.prefix(key, _hex(constant))
-        return self.prefix(self.key(field, "e"), _hex(constant[::-1]))
+            return self.prefix(key, utf8_hex(constant))
+        return self.prefix(self.key(field, "e"), utf8_hex(constant[::-1]))
 
     def constant_op_field(self, op: str, constant: Any, field: Field) -> _Formula:
         if op in ("==", "!=") or op in _MIRROR:
@@ -412,7 +354,7 @@ class _Translator:
                     f"at most {MAX_CONTAINS_BYTES}"
                 )
             # Any whole number of bytes (two hex digits each), the needle, anything.
-            pattern = f"{STRINGS}([0-9a-f][0-9a-f])*{_hex(constant)}.*"
+            pattern = f"{STRINGS}([0-9a-f][0-9a-f])*{utf8_hex(constant)}.*"
             in_string = _Test(self.key(field), "matches", pattern, source="contains")
         return _any((in_string, in_list))
 
@@ -577,11 +519,11 @@ class DurableRulesMatcher:
                 kind, path = self._keys[key]
                 if path not in values:
                     values[path] = self._getters[path](context)
-                encoded[key] = _encode_as(kind, values[path])
+                encoded[key] = encode_as(kind, values[path])
             value = encoded[key]
             if value is None:
                 return None
-            if value is not _ABSENT:
+            if value is not ABSENT:
                 event[key] = value
         return event
 
@@ -598,20 +540,3 @@ class DurableRulesMatcher:
         if matched != [event["r"]]:
             raise DurableRulesError(self.name, f"actions ran for {matched}", rule_id)
         return True
-
-
-_ABSENT = object()  # not posted: the items of a value that is no list
-
-
-def _encode_as(kind: str, value: Any) -> Any:
-    """The property of kind ``v``, ``e`` or ``l`` for ``value``; None if unencodable."""
-    if kind == "l":
-        if value.__class__ is not list and value.__class__ is not tuple:
-            return _ABSENT
-        items = [encode(v) for v in value]
-        return None if None in items else items
-    if value.__class__ is list or value.__class__ is tuple:
-        return None  # compared element by element (an array field): our closures decide
-    if kind == "e" and value.__class__ is str:
-        value = value[::-1]
-    return encode(value)

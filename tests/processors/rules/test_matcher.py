@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from processors.rules.durable_rules_matcher import MAX_ENCODED, DurableRulesMatcher, encode
+from processors.rules.durable_encoding import MAX_ENCODED, encode
+from processors.rules.durable_rules_matcher import DurableRulesMatcher
 from processors.rules.expressions import Node, parse
 from processors.rules.loader import load_rules
 from processors.rules.matcher import CompiledMatcher
