@@ -17,7 +17,8 @@ from typing import Any, Protocol, TypeVar
 import orjson
 from pydantic import BaseModel, ValidationError
 
-from processors.records import TS_OUT_OF_RANGE, DeadLetter, DeadLetterReason, format_ts
+from processors.records import DeadLetter, DeadLetterReason
+from processors.timestamps import TS_OUT_OF_RANGE, format_ts
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 

@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer
 
-from processors.records import parse_ts_ms
+from processors.timestamps import parse_ts_ms
 from streams import kafka_local
 from streams.app import state_dir
 from streams.offline import run_offline

@@ -25,11 +25,11 @@ from typing import Any
 from processors.decisions.alert_record import AlertRecord, AlertRecordError
 from processors.errors import RulesError
 from processors.ids import fingerprint
-from processors.records import format_ts
 from processors.rules.compiler import CompiledRulebook, compile_rulebook
 from processors.rules.durations import format_duration
 from processors.rules.loader import LoadedRule, load_rules
 from processors.rules.rule_errors import did_you_mean
+from processors.timestamps import format_ts
 from streams.compacted import read_compacted
 from streams.ingest import SOURCES
 from streams.settings import OpsrulesSettings

@@ -16,12 +16,8 @@ from typing import Annotated, Any, NotRequired
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from typing_extensions import TypedDict  # pydantic wants this one on Python < 3.12
 
-from processors.records import (
-    SOURCE_MODELS,
-    Signal,
-    format_ts,
-    parse_ts_ms,
-)
+from processors.records import SOURCE_MODELS, Signal
+from processors.timestamps import format_ts, parse_ts_ms
 from streams.codec import MAX_NESTING, Rejected, load_object, rejected_for_validation, too_deep
 
 # topic role (settings.topic_<role>) → rule source

@@ -27,9 +27,10 @@ from aiokafka import AIOKafkaProducer
 from pydantic import ValidationError
 
 from processors.errors import OpsrulesError
-from processors.records import SilenceRecord, format_ts, parse_ts_ms
+from processors.records import SilenceRecord
 from processors.rules.durations import parse_duration_ms
 from processors.rules.label_matchers import MatcherError, parse_matcher
+from processors.timestamps import format_ts, parse_ts_ms
 from streams.compacted import read_compacted
 from streams.settings import OpsrulesSettings
 from streams.topics import ensure_topics, topic_partitions, topic_specs

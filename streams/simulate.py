@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from processors.errors import KafkaUnavailableError
-from processors.records import format_ts, parse_ts_ms
+from processors.timestamps import format_ts, parse_ts_ms
 from streams.scenarios import DURATION_MS, MINUTE_MS, SCENARIOS, generate
 from streams.settings import OpsrulesSettings
 

@@ -12,7 +12,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 
 from bench.latency.rulebook import RECORD_RULE, WINDOW_RULE
-from processors.records import parse_ts_ms
+from processors.timestamps import parse_ts_ms
 
 
 @dataclass

@@ -31,13 +31,14 @@ from processors.decisions.gates import GO, Due, Gate, alert_mute, dry_run, held_
 from processors.decisions.realert import next_realert
 from processors.decisions.render import action_record, decision_record, evidence_of, target_of
 from processors.ids import stable_id
-from processors.records import Action, Decision, Signal, format_ts
+from processors.records import Action, Decision, Signal
 from processors.rules.actions import ActionConfig, EscalationConfig, VerifyConfig
 from processors.rules.compiler import CompiledRule
 from processors.rules.durations import format_duration
 from processors.rules.label_matchers import alert_labels
 from processors.rules.policies import Policies
 from processors.rules.templates import render_template
+from processors.timestamps import format_ts
 
 
 class Alert:

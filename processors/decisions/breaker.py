@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from processors.decisions.ledger import Ledger, breaker_key
-from processors.records import format_ts
 from processors.rules.actions import CircuitBreakerConfig
+from processors.timestamps import format_ts
 
 
 @dataclass(frozen=True, slots=True)

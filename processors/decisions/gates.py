@@ -20,13 +20,14 @@ from processors.decisions.budgets import over_budget
 from processors.decisions.context import DecisionContext
 from processors.decisions.inhibition import inhibiting
 from processors.decisions.realert import realert_wait
-from processors.records import SuppressReason, format_ts
+from processors.records import SuppressReason
 from processors.rules.actions import ActionConfig
 from processors.rules.compiler import CompiledRule
 from processors.rules.durations import format_duration
 from processors.rules.label_matchers import matches_all
 from processors.rules.maintenance import open_window
 from processors.rules.policies import Policies, rule_windows
+from processors.timestamps import format_ts
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from processors.records import Decision, parse_ts_ms
+from processors.records import Decision
+from processors.timestamps import parse_ts_ms
 
 
 @dataclass(frozen=True, slots=True)

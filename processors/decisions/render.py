@@ -8,10 +8,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from processors.decisions.gates import Due, Gate
-from processors.records import Action, Decision, Signal, format_ts
+from processors.records import Action, Decision, Signal
 from processors.rules.actions import ActionConfig, EscalationConfig
 from processors.rules.compiler import CompiledRule
 from processors.rules.templates import render_template
+from processors.timestamps import format_ts
 
 
 def target_of(

@@ -42,9 +42,10 @@ from processors.firehose.new_terms import NewTerms
 from processors.firehose.sequence import SequenceJoin, SequenceMatch
 from processors.firehose.spike import Spike
 from processors.ids import stable_id
-from processors.records import Signal, format_ts
+from processors.records import Signal
 from processors.rules.compiler import CompiledRule, CompiledRulebook, SequenceStepPlan, group_text
 from processors.series_keys import group_values, series_key
+from processors.timestamps import format_ts
 
 Record = Mapping[str, Any]
 Core = Frequency | Flatline | Change | NewTerms | Cardinality | Spike

@@ -15,10 +15,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from processors.records import Action, parse_ts_ms
+from processors.records import Action
 from processors.rules.compiler import CompiledRulebook, MatcherKind, compile_rulebook
 from processors.rules.loader import LoadResult, load_rules
 from processors.rules.rule_errors import RuleError
+from processors.timestamps import parse_ts_ms
 from streams.ingest import SOURCES
 from streams.offline import run_offline
 from streams.ruletest.load import START_MS, Case, Eval, RuleTest, load_test_file

@@ -12,9 +12,9 @@ from typing import Any
 import yaml
 from hypothesis import assume, event
 
-from processors.records import parse_ts_ms
 from processors.rules.compiler import MatcherKind, compile_rulebook
 from processors.rules.loader import load_rules
+from processors.timestamps import parse_ts_ms
 from streams.offline import run_offline
 from tests.reference import Unsettled, interpret
 

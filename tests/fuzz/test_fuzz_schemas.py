@@ -1,4 +1,4 @@
-"""Fuzzing the timestamps of processors/records.py: ``parse_ts_ms`` raises nothing but
+"""Fuzzing the timestamps of processors/timestamps.py: ``parse_ts_ms`` raises nothing but
 ValueError (which validation turns into a dead-letter reason), ``format_ts`` is total."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from processors.records import format_ts, parse_ts_ms
+from processors.timestamps import format_ts, parse_ts_ms
 
 from .strategies import HOSTILE_VALUES, TIMESTAMPS, Raw
 

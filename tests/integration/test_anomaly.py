@@ -12,7 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from processors.records import format_ts
+from processors.timestamps import format_ts
 from streams.topics import action_topic, ensure_topics
 from streams.worker_process import start_worker
 from tests.conftest import REPO, isolated_settings

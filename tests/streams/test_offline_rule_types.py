@@ -187,7 +187,7 @@ def _ts(item: tuple[str, dict[str, Any]]) -> int:
 
 
 def _ms(ts: str) -> int:
-    from processors.records import parse_ts_ms
+    from processors.timestamps import parse_ts_ms
 
     return parse_ts_ms(ts)
 

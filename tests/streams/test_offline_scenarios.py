@@ -71,6 +71,6 @@ def test_heal_restarts_the_down_service_and_summaries_read_well() -> None:
 
 
 def _ms(ts: str) -> int:
-    from processors.records import parse_ts_ms
+    from processors.timestamps import parse_ts_ms
 
     return parse_ts_ms(ts)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from processors.records import parse_ts_ms
 from processors.rules.compiler import MatcherKind
+from processors.timestamps import parse_ts_ms
 from streams.offline import run_offline
 from tests.processors.rulebook_factory import rulebook_from_yaml
 

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from processors.records import MetricSample, format_ts, parse_ts_ms
+from processors.records import MetricSample
+from processors.timestamps import format_ts, parse_ts_ms
 
 T_MS = 1_795_899_297_437  # 2026-11-28T20:54:57.437Z
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from processors.decisions.ledger import Ledger, budget_key
-from processors.records import Decision, format_ts
+from processors.records import Decision
+from processors.timestamps import format_ts
 from tests.processors.decisions.decision_runs import Run, minute_ms
 from tests.processors.rulebook_factory import rulebook_from_yaml
 

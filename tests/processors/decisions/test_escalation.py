@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from processors.ids import stable_id
-from processors.records import format_ts
+from processors.timestamps import format_ts
 from tests.processors.decisions.decision_runs import Run, key_of, minute_ms
 from tests.processors.rulebook_factory import rulebook_from_yaml
 

@@ -10,8 +10,9 @@ from pydantic import ValidationError
 
 from processors.decisions.context import DecisionContext
 from processors.decisions.silences import Silence, SilenceBook, silence_from_record
-from processors.records import SilenceRecord, format_ts
+from processors.records import SilenceRecord
 from processors.rules.label_matchers import MatcherError
+from processors.timestamps import format_ts
 from tests.processors.decisions.decision_runs import Run, minute_ms
 from tests.processors.rulebook_factory import rulebook_from_yaml
 

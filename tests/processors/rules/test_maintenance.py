@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from processors.records import format_ts
 from processors.rules.loader import load_rules
 from processors.rules.maintenance import CronError, check_cron, open_window
+from processors.timestamps import format_ts
 from tests.processors.decisions.decision_runs import Run, minute_ms
 from tests.processors.rulebook_factory import rulebook_from_yaml
 
