@@ -54,7 +54,7 @@ class CompiledRule:
     group_getters: tuple[tuple[str, Getter], ...]
     timing: Timing
     spec_id: str | None  # the window feed, for windowed rules
-    # rule types: the fields change / cardinality / new_term read (processors/typed_rules)
+    # rule types: the fields change / cardinality / new_term read (firehose/typed_rules.py)
     values: tuple[Getter, ...] = ()
 
     @property
