@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from processors.rules import maintenance
 from processors.rules.loader import load_rules
 from processors.rules.maintenance import CronError, check_cron, open_window
 from processors.timestamps import format_ts
@@ -90,6 +91,24 @@ rules:
         cron: "{web_cron}"
         duration: 3m
 """
+
+
+@pytest.mark.parametrize(
+    ("cron", "time_zone", "first_ms"),
+    [
+        ("*/5 * * * *", "Europe/Berlin", 1_774_744_200_000),  # across the March 2026 DST change
+        ("0 2 * * *", "America/New_York", 1_793_500_000_000),
+        # an offset of -0:44:30: starts fall 30 s into a UTC minute
+        ("*/2 * * * *", "Africa/Monrovia", -100_000_000_000),
+    ],
+)
+def test_the_latest_start_read_once_a_minute_is_the_exact_one(
+    cron: str, time_zone: str, first_ms: int
+) -> None:
+    for step in range(400):
+        t_ms = first_ms + step * 7_919  # 7.919 s: every second of a minute comes round
+        exact = maintenance._latest_start_ms(cron, time_zone, t_ms)
+        assert maintenance.latest_start_ms(cron, time_zone, t_ms) == exact, t_ms
 
 
 def test_a_rule_window_and_a_label_window_mute_their_alerts(tmp_path: Path) -> None:
