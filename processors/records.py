@@ -281,6 +281,8 @@ class Signal(BaseModel):
     sequence: str | None = None  # kind "step": the sequence rule it is a step of
 
 
+# The action types (each has its topic, ops.actions.<type>) and the severities of alerts:
+# the words of actions on the wire and of rule files (processors/rules/ imports them).
 ActionType = Literal["alert", "heal", "scale", "incident"]
 Severity = Literal["info", "warning", "error", "critical"]
 
@@ -427,8 +429,10 @@ class DeadLetter(BaseModel):
     ts: str  # when it was dead-lettered, RFC 3339
 
 
-# The record model each source's records are validated with (a metric batch is read as
-# samples of this shape).
+# The sources a rule reads records from (a rule file's ``source``), and the record model
+# each source's records are validated with (a metric batch is read as samples of this
+# shape): one model per source (tests/processors/rules/test_source_fields.py checks it).
+Source = Literal["metric", "log", "security", "health", "event", "signal"]
 SOURCE_MODELS: dict[str, type[BaseModel]] = {
     "metric": MetricSample,
     "log": LogRecord,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from typing import get_args
 
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -12,6 +13,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
 from processors.errors import KafkaUnavailableError, OpsrulesError
+from processors.records import ActionType
 from streams.settings import OpsrulesSettings
 
 log = logging.getLogger(__name__)
@@ -45,7 +47,7 @@ TOPIC_ROLES = (
     "decisions",
 )
 
-ACTION_TYPES = ("alert", "heal", "scale", "incident")
+ACTION_TYPES: tuple[str, ...] = get_args(ActionType)  # each has its topic, actions_<type>
 
 # Dead letters are kept for two weeks so an operator can replay them after a fix.
 _TOPIC_CONFIG = {

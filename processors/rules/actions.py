@@ -11,10 +11,9 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from processors.records import ActionType, Severity
 from processors.rules.durations import DurationMs, PositiveDurationMs
-from processors.rules.model_base import Severity, StrictModel
-
-ActionType = Literal["alert", "heal", "scale", "incident"]
+from processors.rules.model_base import StrictModel
 
 
 class RealertConfig(StrictModel):

@@ -57,10 +57,11 @@ from pydantic import (
     model_validator,
 )
 
+from processors.records import Severity, Source
 from processors.rules.actions import ActionConfig
 from processors.rules.durations import DurationMs
 from processors.rules.fields import default_window_value
-from processors.rules.model_base import RULE_ID, Name, Severity, Source, StrictModel
+from processors.rules.model_base import RULE_ID, Name, StrictModel
 from processors.rules.noise_control import (
     FlappingConfig,
     InhibitRule,

@@ -1,6 +1,7 @@
 """What every pydantic model of a rule file shares: the strict base (``extra="forbid"``:
 a typo is an error; frozen; schema titles from the names rule authors write) and the
-words more than one section uses (sources, severities, names).
+words more than one section uses (names; sources, severities and action types are the
+records' words, in :mod:`processors.records`).
 
 The models themselves are by concept: rule types' settings in
 :mod:`processors.rules.rule_types`, actions in :mod:`processors.rules.actions`, flap
@@ -11,12 +12,9 @@ detection, maintenance windows and inhibit rules in
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
-
-Source = Literal["metric", "log", "security", "health", "event", "signal"]
-Severity = Literal["info", "warning", "error", "critical"]
 
 RULE_ID = r"^[a-z][a-z0-9_]*$"
 NAME = RULE_ID  # macros and lists: snake_case, no dots (dots make field paths)

@@ -12,8 +12,9 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from processors.records import Source
 from processors.rules.durations import DurationMs, PositiveDurationMs
-from processors.rules.model_base import Source, StrictModel
+from processors.rules.model_base import StrictModel
 
 Stat = Literal["count", "sum", "min", "max", "mean", "last", "rate", "p50", "p90", "p99"]
 

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
-from processors.records import SOURCE_MODELS
+from processors.records import SOURCE_MODELS, Source
 from processors.rules.fields import SOURCE_FIELDS
 from processors.rules.loader import load_rules
+
+
+def test_every_source_a_rule_may_read_has_a_record_model() -> None:
+    assert set(SOURCE_MODELS) == set(get_args(Source))
 
 
 @pytest.mark.parametrize("source", sorted(SOURCE_MODELS))
