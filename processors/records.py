@@ -285,6 +285,7 @@ class Signal(BaseModel):
 # the words of actions on the wire and of rule files (processors/rules/ imports them).
 ActionType = Literal["alert", "heal", "scale", "incident"]
 Severity = Literal["info", "warning", "error", "critical"]
+AlertStatus = Literal["firing", "resolved"]  # of an action, a decision, an alert's news
 
 
 class Action(BaseModel):
@@ -294,7 +295,7 @@ class Action(BaseModel):
 
     id: str  # deterministic: the same alert, firing and action always give the same id
     type: ActionType
-    status: Literal["firing", "resolved"]
+    status: AlertStatus
     rule_id: str
     rule_version: str
     severity: Severity
@@ -342,7 +343,7 @@ class Decision(BaseModel):
     action_id: str
     action_type: ActionType
     action_index: int  # the rule's action; an escalation has its verified action's
-    status: Literal["firing", "resolved"]
+    status: AlertStatus
     outcome: Literal["sent", "suppressed", "dry_run"]
     reason: SuppressReason | None = None
     because: str

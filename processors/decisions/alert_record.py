@@ -16,13 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from processors.decisions.alert_state import INACTIVE, AlertState, Phase
 from processors.decisions.realert import RealertState
 from processors.errors import OpsrulesError
-
-Announced = Literal["firing", "resolved"]
+from processors.records import AlertStatus
 
 
 class AlertRecordError(OpsrulesError, ValueError):
@@ -69,7 +68,7 @@ class AlertRecord:
     rule_id: str | None  # None: saved by a version that did not keep it
     group: dict[str, str]
     alert: AlertState = INACTIVE
-    announced: Announced | None = None  # what receivers last heard
+    announced: AlertStatus | None = None  # what receivers last heard
     sent: frozenset[int] = frozenset()  # action indexes that went this firing
     muted: frozenset[int] = frozenset()  # firing actions held back by ``mute``
     mute: Mute | None = None

@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from processors.records import ActionType
+from processors.records import ActionType, AlertStatus
 from processors.rules.durations import DurationMs, PositiveDurationMs
 
 Topic = Literal["metrics", "logs", "security", "health", "events", "signals"]
@@ -60,7 +60,7 @@ class ExpectedAction(_Strict):
 
     rule: str
     type: ActionType
-    status: Literal["firing", "resolved"] = "firing"
+    status: AlertStatus = "firing"
     group: dict[str, str] | None = None
     summary: str | None = None  # a part of the rendered summary
     params: dict[str, Any] | None = None  # each given param must equal
