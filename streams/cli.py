@@ -177,6 +177,10 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("--junit", type=Path, metavar="FILE", help="also write JUnit XML to FILE")
     test.set_defaults(handler=_cmd_test)
 
+    from streams.decode import add_decode_parser
+
+    add_decode_parser(sub)
+
     explain = sub.add_parser(
         "explain",
         help="show a rule as the engine runs it (and, with --live, its current alerts)",

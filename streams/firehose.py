@@ -54,6 +54,11 @@ class FirehoseBatch:
         self.sources = {
             settings.topic(getattr(settings, f"topic_{r}")): s for r, s in SOURCES.items()
         }
+        # topic → its format (OPSRULES_FORMAT_<TOPIC>); signals are always native
+        self.formats = {
+            settings.topic(getattr(settings, f"topic_{r}")): settings.topic_format(r)
+            for r in SOURCES
+        }
         self.signals_topic = settings.topic(settings.topic_signals)
         self.deadletter_topic = settings.topic(settings.topic_deadletter)
         self.limits = Limits(
@@ -93,12 +98,13 @@ class FirehoseBatch:
             pipeline = self.pipeline(tp)
             source = pipeline.source
             topic = tp.topic
+            fmt = self.formats[topic]
             processed = replayed = 0
             for record in records:
                 # Every step of one record (decode, validate, route, window, evaluate)
                 # under one guard: a bug in our code costs this record, never the loop.
                 try:
-                    decoded = decode_input(source, record.value, self.limits, now_ms)
+                    decoded = decode_input(source, record.value, self.limits, now_ms, fmt)
                     if isinstance(decoded, Rejected):
                         yield self._dead_letter(decoded, record, now_ms)
                         continue

@@ -13,9 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, NotRequired
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from typing_extensions import TypedDict  # pydantic wants this one on Python < 3.12
 
+from processors.formats import NOT_JSON, FormatError, Payload
+from processors.formats.registry import FORMATS, NATIVE, recognise
 from processors.records import SOURCE_MODELS, Signal
 from processors.timestamps import format_ts, parse_ts_ms
 from streams.codec import MAX_NESTING, Rejected, load_object, rejected_for_validation, too_deep
@@ -161,11 +164,56 @@ def _ts_ms(fields: Mapping[str, Any], default: int | None = None) -> int:
 
 
 def decode_input(
-    source: str, raw: bytes | None, limits: Limits, now_ms: int
+    source: str, raw: bytes | None, limits: Limits, now_ms: int, fmt: str = "auto"
 ) -> list[dict[str, Any]] | Rejected:
-    """One Kafka value → its records' fields (several for a metric batch; each has
-    ``ts_ms``), or why not."""
+    """One Kafka value → its records' fields (several for a metric batch or a shipper's
+    message that fans out; each has ``ts_ms``), or why not. ``fmt`` is the topic's
+    format (``OPSRULES_FORMAT_<TOPIC>``): ``auto`` recognises it per record
+    (processors/formats/registry.py), ``native`` reads only our own records."""
     data = load_object(raw, limits.max_record_bytes, max_nesting=None)
+    if fmt == "native" or source == "signal":
+        return _native(source, data, raw, limits, now_ms)
+    if isinstance(data, Rejected):
+        if raw is None or data.reason == "too_large":
+            return data
+        payload = Payload(raw, _json_or_not(raw))
+    else:
+        if fmt == "auto" and ("ts" in data or "ts_ms" in data or "samples" in data):
+            return _native(source, data, raw, limits, now_ms)  # the hot path: one parse
+        payload = Payload(raw if raw is not None else b"", data)
+    found = FORMATS.get(fmt) if fmt != "auto" else recognise(payload, source)
+    if found is None or found is NATIVE:
+        return _native(source, data, raw, limits, now_ms)
+    try:
+        items = found.decode(payload, source)
+    except FormatError as exc:
+        return Rejected("invalid_schema", f"{found.name}: {exc}")
+    records: list[dict[str, Any]] = []
+    for index, item in enumerate(items):
+        one = _native(source, item, None, limits, now_ms)
+        if isinstance(one, Rejected):
+            where = f"{found.name}, record {index + 1} of {len(items)}"
+            return Rejected(one.reason, f"{where}: {one.message}")
+        records.extend(one)
+    return records
+
+
+def _json_or_not(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return NOT_JSON
+
+
+def _native(
+    source: str,
+    data: dict[str, Any] | Rejected,
+    raw: bytes | None,
+    limits: Limits,
+    now_ms: int,
+) -> list[dict[str, Any]] | Rejected:
+    """A native record's fields (``raw``: the bytes it was parsed from, if any, for the
+    nesting check's shortcut)."""
     if isinstance(data, Rejected):
         return data
     batch = source == "metric" and "samples" in data

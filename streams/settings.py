@@ -11,10 +11,12 @@ import ssl
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from processors.errors import SettingsError
+from processors.formats.registry import format_names
+from streams.ingest import SOURCES
 
 ENV_PREFIX = "OPSRULES_"
 
@@ -57,6 +59,14 @@ class OpsrulesSettings(BaseSettings):
     topic_deadletter: str = "ops.deadletter"
     topic_silences: str = "ops.silences"  # compacted; `opsrules silence` writes it
     topic_decisions: str = "ops.decisions"  # the decision trail of every action
+
+    # What producers write to each input topic: ``auto`` recognises every format opsrules
+    # reads per record (processors/formats/registry.py); a format's name reads only it.
+    format_metrics: str = Field("auto", description="Format of the metrics topic.")
+    format_logs: str = Field("auto", description="Format of the logs topic.")
+    format_security: str = Field("auto", description="Format of the security topic.")
+    format_health: str = Field("auto", description="Format of the health topic.")
+    format_events: str = Field("auto", description="Format of the events topic.")
 
     partitions: int = Field(4, ge=1, le=10_000, description="Partitions of every topic.")
     replication_factor: int = Field(1, ge=1, le=32)
@@ -177,6 +187,23 @@ class OpsrulesSettings(BaseSettings):
         None, description="Where Maven copies the broker jars; defaults to $XDG_CACHE_HOME."
     )
     kafka_start_timeout_s: float = Field(90.0, gt=0)
+
+    @field_validator(
+        "format_metrics", "format_logs", "format_security", "format_health", "format_events"
+    )
+    @classmethod
+    def _check_format(cls, value: str, info: ValidationInfo) -> str:
+        role = str(info.field_name).removeprefix("format_")
+        names = format_names(SOURCES[role])
+        if value not in names:
+            raise ValueError(
+                f"unknown format {value!r} for the {role} topic; one of: {', '.join(names)}"
+            )
+        return value
+
+    def topic_format(self, role: str) -> str:
+        """The format of the input topic of ``role`` (``metrics``, ``logs``…)."""
+        return str(getattr(self, f"format_{role}", "auto"))
 
     @field_validator("bootstrap_servers")
     @classmethod

@@ -1,0 +1,58 @@
+"""The formats each source reads, and recognising a payload's format (``auto``).
+
+Recognition goes by shape, cheapest first: a JSON object with ``ts`` or ``ts_ms`` (or a
+metric batch's ``samples``) is native; otherwise the first foreign format of the source
+that claims it; a JSON object no format claims is read as native, so that its errors
+name the native fields it lacks. A value that is not JSON and that no line format claims
+is malformed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from processors.formats import Format, FormatError, Payload
+
+ALL_SOURCES = frozenset({"metric", "log", "security", "health", "event", "signal"})
+
+
+def _native(payload: Payload) -> bool:
+    obj = payload.obj
+    return obj is not None and ("ts" in obj or "ts_ms" in obj or "samples" in obj)
+
+
+def _native_decode(payload: Payload, source: str) -> list[dict[str, Any]]:
+    obj = payload.obj
+    if obj is None:
+        raise FormatError("a native record is a JSON object")
+    return [obj]
+
+
+NATIVE = Format(
+    "native",
+    ALL_SOURCES,
+    _native,
+    _native_decode,
+    "opsrules' own records (processors/records.py)",
+)
+
+# Foreign formats in the order ``auto`` tries them.
+FOREIGN: tuple[Format, ...] = ()
+
+FORMATS: dict[str, Format] = {f.name: f for f in (NATIVE, *FOREIGN)}
+
+
+def format_names(source: str) -> list[str]:
+    """What ``OPSRULES_FORMAT_<TOPIC>`` may say for a topic of ``source``."""
+    return ["auto", *(f.name for f in FORMATS.values() if source in f.sources)]
+
+
+def recognise(payload: Payload, source: str) -> Format | None:
+    """The format of ``payload`` on a topic of ``source``; None when it is not JSON and no
+    line format claims it."""
+    if _native(payload):
+        return NATIVE
+    for candidate in FOREIGN:
+        if source in candidate.sources and candidate.detect(payload):
+            return candidate
+    return NATIVE if payload.obj is not None else None
