@@ -188,6 +188,8 @@ def decode_input(
         items = found.decode(payload, source)
     except FormatError as exc:
         return Rejected("invalid_schema", f"{found.name}: {exc}")
+    if not items:  # callers take a decoded message to hold at least one record
+        return Rejected("invalid_schema", f"{found.name}: the message holds no records")
     records: list[dict[str, Any]] = []
     for index, item in enumerate(items):
         one = _native(source, item, None, limits, now_ms)
