@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
@@ -53,6 +53,23 @@ def objects(container: dict[str, Any], key: str) -> Iterable[tuple[int, dict[str
         if value.__class__ is not dict:
             raise FormatError(f"{key}[{index}]: expected an object, got {_kind(value)}")
         yield index, value
+
+
+def each(container: dict[str, Any], key: str, one: Callable[[dict[str, Any]], None]) -> None:
+    """``one`` of every object of the list under ``key``, in order; a FormatError it
+    raises is placed under the object's path (``key[i]``)."""
+    for index, value in objects(container, key):
+        try:
+            one(value)
+        except FormatError as exc:
+            raise at(f"{key}[{index}]", exc) from None
+
+
+def scopes(resource: dict[str, Any], signal: str) -> str:
+    """The key of a resource's scopes: ``scopeMetrics`` / ``scopeLogs``, or before OTLP
+    0.15 (2022) ``instrumentationLibraryMetrics`` / ``instrumentationLibraryLogs``."""
+    key = f"scope{signal}"
+    return key if key in resource else f"instrumentationLibrary{signal}"
 
 
 def uint64(value: Any, field: str) -> int:

@@ -35,12 +35,12 @@ from processors.formats.otlp_common import (
     HOST_NAME,
     SERVICE_NAME,
     any_value,
-    at,
     attributes,
+    each,
     hex_id,
     items,
-    objects,
     resource_of,
+    scopes,
     text,
     uint64,
 )
@@ -77,11 +77,7 @@ def decode_logs(export: dict[str, Any]) -> Records:
     """An export's log records, in order; a FormatError names the path of what is
     wrong."""
     out: Records = []
-    for index, resource_logs in objects(export, "resourceLogs"):
-        try:
-            _resource(resource_logs, out)
-        except FormatError as exc:
-            raise at(f"resourceLogs[{index}]", exc) from None
+    each(export, "resourceLogs", lambda resource_logs: _resource(resource_logs, out))
     return out
 
 
@@ -93,19 +89,12 @@ def _resource(resource_logs: dict[str, Any], out: Records) -> None:
         None if service is None else text(service),
         {k: v for k, v in resource.items() if k != HOST_NAME and k != SERVICE_NAME},
     )
-    scopes = "scopeLogs"
-    if scopes not in resource_logs:  # the name before OTLP 0.15 (2022)
-        scopes = "instrumentationLibraryLogs"
-    for index, scope_logs in objects(resource_logs, scopes):
-        try:
-            scope = _scope(scope_logs.get("scope"))
-            for position, log_record in objects(scope_logs, "logRecords"):
-                try:
-                    out.append(_record(log_record, identity, scope))
-                except FormatError as exc:
-                    raise at(f"logRecords[{position}]", exc) from None
-        except FormatError as exc:
-            raise at(f"{scopes}[{index}]", exc) from None
+
+    def scope_logs(logs: dict[str, Any]) -> None:
+        scope = _scope(logs.get("scope"))
+        each(logs, "logRecords", lambda record: out.append(_record(record, identity, scope)))
+
+    each(resource_logs, scopes(resource_logs, "Logs"), scope_logs)
 
 
 def _scope(scope: Any) -> dict[str, str] | None:

@@ -39,11 +39,13 @@ from processors.formats.otlp_common import (
     SERVICE_NAME,
     at,
     double,
+    each,
     int64,
     items,
     labels,
     objects,
     resource_of,
+    scopes,
     text,
     uint64,
 )
@@ -73,11 +75,7 @@ class _Series(NamedTuple):
 def decode_metrics(export: dict[str, Any]) -> Records:
     """An export's samples, in order; a FormatError names the path of what is wrong."""
     out: Records = []
-    for index, resource_metrics in objects(export, "resourceMetrics"):
-        try:
-            _resource(resource_metrics, out)
-        except FormatError as exc:
-            raise at(f"resourceMetrics[{index}]", exc) from None
+    each(export, "resourceMetrics", lambda resource_metrics: _resource(resource_metrics, out))
     return out
 
 
@@ -93,18 +91,11 @@ def _resource(resource_metrics: dict[str, Any], out: Records) -> None:
     service = attributes.get(SERVICE_NAME)
     host, service = text(host), None if service is None else text(service)
     shared = {k: text(v) for k, v in attributes.items() if k != HOST_NAME and k != SERVICE_NAME}
-    scopes = "scopeMetrics"
-    if scopes not in resource_metrics:  # the name before OTLP 0.15 (2022)
-        scopes = "instrumentationLibraryMetrics"
-    for index, scope_metrics in objects(resource_metrics, scopes):
-        try:
-            for position, metric in objects(scope_metrics, "metrics"):
-                try:
-                    _metric(metric, host, service, shared, out)
-                except FormatError as exc:
-                    raise at(f"metrics[{position}]", exc) from None
-        except FormatError as exc:
-            raise at(f"{scopes}[{index}]", exc) from None
+
+    def scope_metrics(scope: dict[str, Any]) -> None:
+        each(scope, "metrics", lambda metric: _metric(metric, host, service, shared, out))
+
+    each(resource_metrics, scopes(resource_metrics, "Metrics"), scope_metrics)
 
 
 def _metric(
@@ -128,11 +119,7 @@ def _metric(
         if kind == "sum":
             ours["monotonic"] = "true" if data.get("isMonotonic") is True else "false"
         series = _Series(name, unit, host, service, shared, ours)
-        for index, point in objects(data, "dataPoints"):
-            try:
-                one(point, series, out)
-            except FormatError as exc:
-                raise at(f"dataPoints[{index}]", exc) from None
+        each(data, "dataPoints", lambda point: one(point, series, out))
     except FormatError as exc:
         raise at(kind, exc) from None
 
