@@ -203,12 +203,14 @@ def nest_dotted(data: dict[str, Any]) -> dict[str, Any]:
 
 
 # ECS fields a security event may carry beyond ``event`` (it is free-form otherwise):
-# the base fields, and the field sets rules address by path (``source.ip``).
+# the base fields, and the field sets rules address by path (``source.ip``). ``falco`` is
+# a vendor set, as Elastic's Falco integration names it: the alert's raw output fields
+# (processors/formats/falco.py), which no ECS field holds.
 ECS_BASE_FIELDS = ("message", "tags", "labels")
 ECS_FIELD_SETS = (
     "event", "source", "destination", "user", "host", "process", "network", "url", "http",
     "file", "rule", "threat", "service", "client", "server", "labels", "agent", "observer",
-    "related", "cloud", "container", "orchestrator", "dns", "tls",
+    "related", "cloud", "container", "orchestrator", "dns", "tls", "falco",
 )  # fmt: skip
 
 
