@@ -49,6 +49,17 @@ def _otlp_metrics(points: int) -> bytes:
     )
 
 
+def _otlp_proto(points: int) -> bytes:
+    """The same export as :func:`_otlp_metrics`, in the exporter's default encoding."""
+    from google.protobuf import json_format
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+        ExportMetricsServiceRequest,
+    )
+
+    message = json_format.Parse(_otlp_metrics(points), ExportMetricsServiceRequest())
+    return bytes(message.SerializeToString())
+
+
 def _otlp_logs() -> bytes:
     record = {
         "timeUnixNano": str(T_NS),
@@ -95,6 +106,7 @@ MESSAGES: dict[str, tuple[str, bytes]] = {
         ),
     ),
     "otlp_json": ("metric", _otlp_metrics(100)),
+    "otlp_proto": ("metric", _otlp_proto(100)),
     "vector_json": (
         "metric",
         orjson.dumps(

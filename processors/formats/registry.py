@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from processors.formats import Format, FormatError, Payload
+from processors.formats.otlp import OTLP_JSON, OTLP_PROTO
 
 ALL_SOURCES = frozenset({"metric", "log", "security", "health", "event", "signal"})
 
@@ -36,8 +37,9 @@ NATIVE = Format(
     "opsrules' own records (processors/records.py)",
 )
 
-# Foreign formats in the order ``auto`` tries them.
-FOREIGN: tuple[Format, ...] = ()
+# Foreign formats in the order ``auto`` tries them: binary first (one byte compared for
+# text), then JSON shapes from the most to the least specific, then text lines.
+FOREIGN: tuple[Format, ...] = (OTLP_PROTO, OTLP_JSON)
 
 FORMATS: dict[str, Format] = {f.name: f for f in (NATIVE, *FOREIGN)}
 
