@@ -94,6 +94,7 @@ class _MetricSampleFields(TypedDict):
 
 
 _METRIC_SAMPLE: TypeAdapter[_MetricSampleFields] = TypeAdapter(_MetricSampleFields)
+_METRIC_SAMPLES: TypeAdapter[list[_MetricSampleFields]] = TypeAdapter(list[_MetricSampleFields])
 
 
 def decode_sample(data: dict[str, Any]) -> dict[str, Any] | Rejected:
@@ -190,6 +191,10 @@ def decode_input(
         return Rejected("invalid_schema", f"{found.name}: {exc}")
     if not items:  # callers take a decoded message to hold at least one record
         return Rejected("invalid_schema", f"{found.name}: the message holds no records")
+    if source == "metric":
+        samples = _samples(items)
+        if not isinstance(samples, Rejected):
+            return _in_time(samples, limits, now_ms) or samples
     records: list[dict[str, Any]] = []
     for index, item in enumerate(items):
         one = _native(source, item, None, limits, now_ms)
@@ -198,6 +203,27 @@ def decode_input(
             return Rejected(one.reason, f"{where}: {one.message}")
         records.extend(one)
     return records
+
+
+def _samples(items: list[dict[str, Any]]) -> list[dict[str, Any]] | Rejected:
+    """A format's metric samples validated in one call (measured: one pydantic call per
+    sample halved OTLP's samples/s); on any error the caller goes sample by sample to
+    name the first bad one."""
+    try:
+        samples = _METRIC_SAMPLES.validate_python(items)
+        out = []
+        for sample in samples:
+            fields: dict[str, Any] = dict(sample)
+            ts_ms = _ts_ms(fields)
+            fields.pop("ts", None)
+            fields["ts_ms"] = ts_ms
+            fields.setdefault("unit", None)
+            fields.setdefault("service", None)
+            fields.setdefault("labels", {})
+            out.append(fields)
+        return out
+    except (ValidationError, ValueError):
+        return Rejected("invalid_schema", "")  # found again, with its place, one by one
 
 
 def _json_or_not(raw: bytes) -> Any:
@@ -241,6 +267,11 @@ def _native(
             records = [as_mapping(SOURCE_MODELS[source].model_validate(data))]
     except ValidationError as exc:
         return rejected_for_validation(exc)
+    return _in_time(records, limits, now_ms) or records
+
+
+def _in_time(records: list[dict[str, Any]], limits: Limits, now_ms: int) -> Rejected | None:
+    """Why the records are refused for their times, or None."""
     low, high = now_ms - limits.max_age_ms, now_ms + limits.max_future_skew_ms
     for record in records:
         ts_ms: int = record["ts_ms"]
@@ -256,4 +287,4 @@ def _native(
                 f"ts {format_ts(ts_ms)} is more than {limits.max_age_ms // 1000}s old "
                 f"(now {format_ts(now_ms)})",
             )
-    return records
+    return None
