@@ -12,7 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from processors.formats import Format, FormatError, Payload
+from processors.formats.falco import FALCO
+from processors.formats.filebeat import FILEBEAT
+from processors.formats.fluentbit import FLUENTBIT
 from processors.formats.otlp import OTLP_JSON, OTLP_PROTO
+from processors.formats.vector import VECTOR_JSON
 
 ALL_SOURCES = frozenset({"metric", "log", "security", "health", "event", "signal"})
 
@@ -39,7 +43,9 @@ NATIVE = Format(
 
 # Foreign formats in the order ``auto`` tries them: binary first (one byte compared for
 # text), then JSON shapes from the most to the least specific, then text lines.
-FOREIGN: tuple[Format, ...] = (OTLP_PROTO, OTLP_JSON)
+# Filebeat before Fluent Bit (both stamp ``@timestamp``); Fluent Bit, whose records are
+# the loosest shape, last of the JSON objects.
+FOREIGN: tuple[Format, ...] = (OTLP_PROTO, OTLP_JSON, VECTOR_JSON, FALCO, FILEBEAT, FLUENTBIT)
 
 FORMATS: dict[str, Format] = {f.name: f for f in (NATIVE, *FOREIGN)}
 
