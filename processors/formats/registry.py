@@ -16,6 +16,7 @@ from processors.formats.falco import FALCO
 from processors.formats.filebeat import FILEBEAT
 from processors.formats.fluentbit import FLUENTBIT
 from processors.formats.otlp import OTLP_JSON, OTLP_PROTO
+from processors.formats.telegraf import TELEGRAF_INFLUX, TELEGRAF_JSON
 from processors.formats.vector import VECTOR_JSON
 
 ALL_SOURCES = frozenset({"metric", "log", "security", "health", "event", "signal"})
@@ -45,7 +46,16 @@ NATIVE = Format(
 # text), then JSON shapes from the most to the least specific, then text lines.
 # Filebeat before Fluent Bit (both stamp ``@timestamp``); Fluent Bit, whose records are
 # the loosest shape, last of the JSON objects.
-FOREIGN: tuple[Format, ...] = (OTLP_PROTO, OTLP_JSON, VECTOR_JSON, FALCO, FILEBEAT, FLUENTBIT)
+FOREIGN: tuple[Format, ...] = (
+    OTLP_PROTO,
+    OTLP_JSON,
+    TELEGRAF_JSON,
+    VECTOR_JSON,
+    FALCO,
+    FILEBEAT,
+    FLUENTBIT,
+    TELEGRAF_INFLUX,
+)
 
 FORMATS: dict[str, Format] = {f.name: f for f in (NATIVE, *FOREIGN)}
 
