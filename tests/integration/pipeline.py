@@ -108,8 +108,13 @@ class Outputs:
 async def collect_outputs(settings: OpsrulesSettings) -> Outputs:
     actions: list[Received] = []
     for kind in ACTION_TYPES:
-        actions += await consume(settings, action_topic(settings, kind), expect=0, settle_s=0.5)
-    letters = await consume(
-        settings, settings.topic(settings.topic_deadletter), expect=0, settle_s=0.5
-    )
+        actions += await _everything(settings, action_topic(settings, kind))
+    letters = await _everything(settings, settings.topic(settings.topic_deadletter))
     return Outputs(actions, letters)
+
+
+async def _everything(settings: OpsrulesSettings, topic: str) -> list[Received]:
+    """Every record on ``topic`` now: read up to its end offsets (a fetch from a partition
+    whose leader is still being elected may take longer than any fixed settle time)."""
+    written = sum((await end_offsets(settings, topic)).values())
+    return await consume(settings, topic, expect=written, settle_s=0.5)
