@@ -23,6 +23,13 @@ the canonical one.
 - Vector ``host_metrics`` ``filesystem_used_ratio`` (tag ``mountpoint``):
   ``system.filesystem.utilization`` = value. Its memory comes as bytes used and total,
   two readings that one pure decoder cannot join into a ratio: not mapped.
+- collectd (``collectd.py``), its plugins with ``ValuesPercentage true``: ``cpu``
+  ``percent-idle`` (``ReportByCpu false``: no plugin instance) →
+  ``system.cpu.utilization`` = 1 - idle/100; ``memory`` ``percent-used`` →
+  ``system.memory.utilization`` = value/100; ``df-<mount>`` ``percent_bytes-used`` →
+  ``system.filesystem.utilization`` = value/100, label ``mountpoint`` undoing the df
+  plugin's name for it (``root`` → ``/``, ``var-lib`` → ``/var/lib``: a mount point
+  with a ``-`` of its own reads wrong, the plugin instance label keeps the original).
 
 Counters (``cpu_seconds_total``, ``system.cpu.time``) are cumulative: they keep their
 name and value as sent; a rule on them needs a rate, which these pure decoders cannot
@@ -91,6 +98,22 @@ def vector(name: str, value: float, tags: Mapping[str, str]) -> list[Sample]:
     if name.endswith("filesystem_used_ratio"):
         mount = {"mountpoint": tags["mountpoint"]} if "mountpoint" in tags else {}
         out.append((FILESYSTEM, value, mount))
+    return out
+
+
+def collectd(name: str, value: float, labels: Mapping[str, str]) -> list[Sample]:
+    """A collectd value (``collectd.<plugin>.<type>[.<type_instance>][.<ds>]``, named by
+    the caller; ``labels`` hold ``plugin_instance`` and ``type_instance`` when set): itself,
+    and its canonical sample when the table maps it."""
+    out: list[Sample] = [(name, value, dict(labels))]
+    instance = labels.get("plugin_instance")
+    if name == "collectd.cpu.percent.idle" and instance is None:
+        out.append((CPU, _ratio(100 - value, 100), {}))
+    elif name == "collectd.memory.percent.used" and instance is None:
+        out.append((MEMORY, _ratio(value, 100), {"state": "used"}))
+    elif name == "collectd.df.percent_bytes.used" and instance is not None:
+        mount = "/" if instance == "root" else "/" + instance.replace("-", "/")
+        out.append((FILESYSTEM, _ratio(value, 100), {"mountpoint": mount}))
     return out
 
 
