@@ -189,6 +189,21 @@ MESSAGES: dict[str, tuple[str, bytes]] = {
             ]
         ),
     ),
+    "collectd_graphite": ("metric", b"web-1.cpu.percent-idle 83.2 1795899240"),
+    "syslog_json": (
+        "log",
+        orjson.dumps(
+            {
+                "timereported": "2026-11-28T20:54:00.003Z",
+                "hostname": "web-1",
+                "programname": "sshd",
+                "procid": "8710",
+                "syslogfacility": "4",
+                "syslogseverity": "6",
+                "msg": " Accepted publickey for deploy from 203.0.113.7 port 51234 ssh2",
+            }
+        ),
+    ),
     "syslog": (
         "log",
         b"<34>1 2026-11-28T20:54:00.003Z web-1 sshd 8710 - - "

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from processors.formats import Format, FormatError, Payload
+from processors.formats import Format, FormatError, Payload, collectd, syslog, syslog_json
 from processors.formats.falco import FALCO
 from processors.formats.filebeat import FILEBEAT
 from processors.formats.fluentbit import FLUENTBIT
@@ -52,9 +52,13 @@ FOREIGN: tuple[Format, ...] = (
     TELEGRAF_JSON,
     VECTOR_JSON,
     FALCO,
+    collectd.JSON,
+    syslog_json.TEMPLATES,
     FILEBEAT,
     FLUENTBIT,
     TELEGRAF_INFLUX,
+    collectd.GRAPHITE,
+    syslog.LINES,
 )
 
 FORMATS: dict[str, Format] = {f.name: f for f in (NATIVE, *FOREIGN)}
