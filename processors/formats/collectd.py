@@ -138,7 +138,7 @@ def _value_list(where: str, vl: Any, out: list[dict[str, Any]]) -> None:
     several = len(values) > 1
     parsed: list[tuple[str | None, float, dict[str, str]]] = []
     for i, (value, dstype, dsname) in enumerate(zip(values, dstypes, dsnames, strict=True)):
-        if dstype not in DSTYPES:
+        if dstype.__class__ is not str or dstype not in DSTYPES:
             raise FormatError(
                 f"{where}.dstypes[{i}]: {dstype!r} is none of {', '.join(sorted(DSTYPES))}"
             )

@@ -125,7 +125,8 @@ def _metric(
 
 
 def _temporality(value: Any) -> str:
-    found = _TEMPORALITY.get(value) if value.__class__ is not bool else None
+    hashable = value.__class__ in (int, str, float)  # a list or an object is no enum
+    found = _TEMPORALITY.get(value) if hashable else None
     if found is None:
         raise FormatError(
             f"aggregationTemporality: {value!r} is neither 1 (delta) nor 2 (cumulative)"
