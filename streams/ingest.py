@@ -172,15 +172,16 @@ def decode_input(
     format (``OPSRULES_FORMAT_<TOPIC>``): ``auto`` recognises it per record
     (processors/formats/registry.py), ``native`` reads only our own records."""
     data = load_object(raw, limits.max_record_bytes, max_nesting=None)
-    if fmt == "native" or source == "signal":
+    if data.__class__ is dict and fmt == "auto":
+        if "ts" in data or "ts_ms" in data or "samples" in data:
+            return _native(source, data, raw, limits, now_ms)  # the hot path: one parse
+    elif fmt == "native" or source == "signal":
         return _native(source, data, raw, limits, now_ms)
     if isinstance(data, Rejected):
         if raw is None or data.reason == "too_large":
             return data
         payload = Payload(raw, _json_or_not(raw))
     else:
-        if fmt == "auto" and ("ts" in data or "ts_ms" in data or "samples" in data):
-            return _native(source, data, raw, limits, now_ms)  # the hot path: one parse
         payload = Payload(raw if raw is not None else b"", data)
     found = FORMATS.get(fmt) if fmt != "auto" else recognise(payload, source)
     if found is None or found is NATIVE:
@@ -267,7 +268,13 @@ def _native(
             records = [as_mapping(SOURCE_MODELS[source].model_validate(data))]
     except ValidationError as exc:
         return rejected_for_validation(exc)
-    return _in_time(records, limits, now_ms) or records
+    # the time check inline, not through _in_time: one call less on the hot path (measured)
+    low, high = now_ms - limits.max_age_ms, now_ms + limits.max_future_skew_ms
+    for record in records:
+        ts_ms: int = record["ts_ms"]
+        if ts_ms > high or ts_ms < low:
+            return _out_of_time(ts_ms, limits, now_ms)
+    return records
 
 
 def _in_time(records: list[dict[str, Any]], limits: Limits, now_ms: int) -> Rejected | None:
@@ -275,16 +282,20 @@ def _in_time(records: list[dict[str, Any]], limits: Limits, now_ms: int) -> Reje
     low, high = now_ms - limits.max_age_ms, now_ms + limits.max_future_skew_ms
     for record in records:
         ts_ms: int = record["ts_ms"]
-        if ts_ms > high:
-            return Rejected(
-                "timestamp_out_of_range",
-                f"ts {format_ts(ts_ms)} is more than {limits.max_future_skew_ms // 1000}s "
-                f"in the future (now {format_ts(now_ms)}); check the producer's clock",
-            )
-        if ts_ms < low:
-            return Rejected(
-                "timestamp_out_of_range",
-                f"ts {format_ts(ts_ms)} is more than {limits.max_age_ms // 1000}s old "
-                f"(now {format_ts(now_ms)})",
-            )
+        if ts_ms > high or ts_ms < low:
+            return _out_of_time(ts_ms, limits, now_ms)
     return None
+
+
+def _out_of_time(ts_ms: int, limits: Limits, now_ms: int) -> Rejected:
+    if ts_ms > now_ms:
+        return Rejected(
+            "timestamp_out_of_range",
+            f"ts {format_ts(ts_ms)} is more than {limits.max_future_skew_ms // 1000}s "
+            f"in the future (now {format_ts(now_ms)}); check the producer's clock",
+        )
+    return Rejected(
+        "timestamp_out_of_range",
+        f"ts {format_ts(ts_ms)} is more than {limits.max_age_ms // 1000}s old "
+        f"(now {format_ts(now_ms)})",
+    )
