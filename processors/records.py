@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from processors.severity import level_number, severity_text_for
 from processors.timestamps import EpochMs, parse_ts_ms
 
 
@@ -110,29 +111,6 @@ class MetricBatch(_Input):
         ]
 
 
-# OpenTelemetry severity: TRACE 1-4, DEBUG 5-8, INFO 9-12, WARN 13-16, ERROR 17-20,
-# FATAL 21-24; the text of the first number of each range.
-SEVERITY_NUMBERS = {"TRACE": 1, "DEBUG": 5, "INFO": 9, "WARN": 13, "ERROR": 17, "FATAL": 21}
-_SEVERITY_ALIASES = {
-    "WARNING": "WARN",
-    "ERR": "ERROR",
-    "CRITICAL": "FATAL",
-    "CRIT": "FATAL",
-    "EMERG": "FATAL",
-    "EMERGENCY": "FATAL",
-    "ALERT": "FATAL",
-    "NOTICE": "INFO",
-    "INFORMATIONAL": "INFO",
-}
-
-
-def severity_text_for(number: int) -> str:
-    for text, first in reversed(SEVERITY_NUMBERS.items()):
-        if number >= first:
-            return text
-    return "TRACE"
-
-
 class LogRecord(_Input):
     """``{"ts": …, "host": …, "service": …, "severity_text": "ERROR", "body": "…"}``
 
@@ -157,11 +135,10 @@ class LogRecord(_Input):
             raise ValueError("needs severity_text or severity_number")
         data = dict(data)
         if number is None:
-            key = str(text).upper()
-            key = _SEVERITY_ALIASES.get(key, key)
-            if key not in SEVERITY_NUMBERS:
+            found = level_number(str(text))
+            if found is None:
                 raise ValueError(f"unknown severity_text {text!r}; give severity_number")
-            data["severity_number"] = SEVERITY_NUMBERS[key]
+            data["severity_number"] = found
         elif text is None and isinstance(number, int) and not isinstance(number, bool):
             data["severity_text"] = severity_text_for(number)
         return data

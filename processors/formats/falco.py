@@ -44,19 +44,15 @@ from functools import lru_cache
 from typing import Any
 
 from processors.formats import Format, FormatError, Payload
-from processors.formats.json_fields import log_record, object_of, text_of, ts_ms_of
+from processors.formats.json_fields import INFO, log_record, object_of, text_of, ts_ms_of
+from processors.severity import level_number
 
-SEVERITY_OF_PRIORITY = {
-    "debug": 5,
-    "informational": 9,
-    "info": 9,  # what rule files may write; Falco itself prints Informational
-    "notice": 10,
-    "warning": 13,
-    "error": 17,
-    "critical": 18,
-    "alert": 21,
-    "emergency": 22,
-}
+# Falco's priorities are syslog's severities (falco_common.h); "info" is what rule files
+# may write. Their numbers come from the one table (processors/severity.py).
+PRIORITIES = frozenset(
+    {"emergency", "alert", "critical", "error", "warning", "notice", "informational", "info",
+     "debug"}
+)  # fmt: skip
 NOT_AVAILABLE = "<NA>"
 _UNADDRESSABLE = re.compile(r"[^A-Za-z0-9_]+")
 _TECHNIQUE = re.compile(r"T\d{4}(\.\d{3})?")
@@ -100,12 +96,12 @@ def decode(payload: Payload, source: str) -> list[dict[str, Any]]:
     if not isinstance(rule, str) or not rule:
         raise FormatError(f"field 'rule': expected the rule's name, got {rule!r}")
     priority = alert.get("priority")
-    if not isinstance(priority, str) or priority.lower() not in SEVERITY_OF_PRIORITY:
+    if not isinstance(priority, str) or priority.lower() not in PRIORITIES:
         raise FormatError(
             f"field 'priority': expected one of Falco's priorities (Emergency, Alert, "
             f"Critical, Error, Warning, Notice, Informational, Debug), got {priority!r}"
         )
-    severity = SEVERITY_OF_PRIORITY[priority.lower()]
+    severity = level_number(priority) or INFO  # every priority is in the table
     fields = object_of(alert.get("output_fields") or {}, "output_fields")
     if "time" in alert:
         ts_ms = ts_ms_of(alert["time"], "time")

@@ -25,23 +25,18 @@ from typing import Any
 import orjson
 
 from processors.formats import FormatError
+from processors.severity import SYSLOG_NUMBERS, level_number
 from processors.timestamps import parse_ts_ms
 
 INFO = 9
 DEFAULT_SEVERITY = ("INFO", INFO)
 
-SEVERITY_OF_LEVEL: dict[str, int] = {
-    "trace": 1, "finest": 1, "finer": 2, "fine": 5, "debug": 5, "dbg": 5,
-    "info": 9, "information": 9, "informational": 9, "notice": 10,
-    "warn": 13, "warning": 13, "error": 17, "err": 17, "severe": 17,
-    "critical": 21, "crit": 21, "fatal": 21, "alert": 21, "emerg": 21, "emergency": 21,
-    "panic": 21,
-}  # fmt: skip
 # Pino and Bunyan (Node.js) write levels as numbers.
 SEVERITY_OF_NUMERIC_LEVEL = {10: 1, 20: 5, 30: 9, 40: 13, 50: 17, 60: 21}
 # journald's PRIORITY is syslog's severity as a digit (Fluent Bit's systemd input and
 # Vector's journald source send it as it is).
 SYSLOG_SEVERITIES = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
+# (processors/severity.py has the one table of level words.)
 
 
 def severity_of(level: object) -> tuple[str, int] | None:
@@ -51,7 +46,8 @@ def severity_of(level: object) -> tuple[str, int] | None:
         text = level.strip()
         if not text:
             return None
-        return text, SEVERITY_OF_LEVEL.get(text.lower(), INFO)
+        found = level_number(text)
+        return text, found if found is not None else INFO
     if isinstance(level, int) and not isinstance(level, bool):
         return str(level), SEVERITY_OF_NUMERIC_LEVEL.get(level, INFO)
     return None
@@ -62,7 +58,7 @@ def journald_severity(record: Mapping[str, Any]) -> tuple[str, int] | None:
     priority = record.get("PRIORITY")
     if isinstance(priority, str) and len(priority) == 1 and "0" <= priority <= "7":
         word = SYSLOG_SEVERITIES[int(priority)]
-        return word, SEVERITY_OF_LEVEL[word]
+        return word, SYSLOG_NUMBERS[int(priority)]
     return None
 
 

@@ -44,26 +44,10 @@ from processors.formats.otlp_common import (
     text,
     uint64,
 )
-from processors.records import SEVERITY_NUMBERS
+from processors.severity import SEVERITY_NUMBERS, level_number
 
 Records = list[dict[str, Any]]
 INFO = SEVERITY_NUMBERS["INFO"]
-# severityText → the first number of its range: the data model's short names, the
-# names of common logging libraries (.NET ``Information``, Python ``CRITICAL``, syslog).
-_LEVELS = {
-    **SEVERITY_NUMBERS,
-    "INFORMATION": INFO,
-    "INFORMATIONAL": INFO,
-    "NOTICE": INFO + 1,
-    "WARNING": SEVERITY_NUMBERS["WARN"],
-    "ERR": SEVERITY_NUMBERS["ERROR"],
-    "CRITICAL": SEVERITY_NUMBERS["FATAL"],
-    "CRIT": SEVERITY_NUMBERS["FATAL"],
-    "ALERT": SEVERITY_NUMBERS["FATAL"],
-    "EMERG": SEVERITY_NUMBERS["FATAL"],
-    "EMERGENCY": SEVERITY_NUMBERS["FATAL"],
-    "PANIC": SEVERITY_NUMBERS["FATAL"],
-}
 # The SeverityNumber enum's names (``SEVERITY_NUMBER_WARN2``), for encoders that write
 # names although OTLP/JSON says integers.
 _ENUM = {"SEVERITY_NUMBER_UNSPECIFIED": 0} | {
@@ -163,4 +147,5 @@ def _level(severity_text: str) -> int:
     step = 1
     if key[-1:] in ("2", "3", "4") and key[:-1] in SEVERITY_NUMBERS:
         key, step = key[:-1], int(key[-1])
-    return _LEVELS.get(key, INFO) + step - 1
+    found = level_number(key)
+    return (found if found is not None else INFO) + step - 1

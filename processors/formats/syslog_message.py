@@ -36,9 +36,10 @@ from typing import Any
 
 from processors.formats import FormatError
 from processors.formats.sshd import SUPPORTED, auth_event
+from processors.severity import SYSLOG_NUMBERS
 
 SEVERITY_NAMES = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
-SEVERITY_NUMBERS = (23, 22, 21, 17, 13, 10, 9, 5)
+SEVERITY_NUMBERS = SYSLOG_NUMBERS  # OpenTelemetry's, by syslog severity (processors/severity.py)
 NOTICE = 5
 # RFC 5424 table 1, as rsyslog names them (syslogfacility-text).
 FACILITY_NAMES = (

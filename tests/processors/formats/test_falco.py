@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from processors.formats import FormatError, Payload
-from processors.formats.falco import FALCO, SEVERITY_OF_PRIORITY, decode, detect
+from processors.formats.falco import FALCO, PRIORITIES, decode, detect
 from processors.records import SecurityEvent
 from processors.rules.expressions.evaluation import compile_predicate
 from processors.rules.macros import record_scope
@@ -85,11 +85,11 @@ def alert(**fields: Any) -> Payload:
 @pytest.mark.parametrize(
     ("priority", "severity"),
     [
-        ("Emergency", 22), ("Alert", 21), ("Critical", 18), ("Error", 17), ("Warning", 13),
+        ("Emergency", 23), ("Alert", 22), ("Critical", 21), ("Error", 17), ("Warning", 13),
         ("Notice", 10), ("Informational", 9), ("Info", 9), ("Debug", 5), ("WARNING", 13),
     ],
 )  # fmt: skip
-def test_each_priority_has_its_severity_as_formats_md_tables_it(
+def test_each_priority_has_its_syslog_severity_on_the_one_scale(
     priority: str, severity: int
 ) -> None:
     [security] = decode(alert(priority=priority), "security")
@@ -184,7 +184,7 @@ def test_ecs_process_fields_come_from_the_output_fields_as_sent(
 
 
 def test_every_priority_in_the_table_is_one_of_falcos_words() -> None:
-    assert set(SEVERITY_OF_PRIORITY) == {
+    assert set(PRIORITIES) == {
         "emergency", "alert", "critical", "error", "warning", "notice", "informational",
         "info", "debug",
     }  # fmt: skip

@@ -15,7 +15,7 @@ from processors.formats.json_fields import (
     text_of,
     ts_ms_of,
 )
-from processors.records import SEVERITY_NUMBERS
+from processors.severity import SEVERITY_NUMBERS
 
 
 @pytest.mark.parametrize(
@@ -24,7 +24,7 @@ from processors.records import SEVERITY_NUMBERS
         ("trace", ("trace", 1)), ("DEBUG", ("DEBUG", 5)), ("Information", ("Information", 9)),
         ("notice", ("notice", 10)), ("warn", ("warn", 13)), ("Warning", ("Warning", 13)),
         ("err", ("err", 17)), ("SEVERE", ("SEVERE", 17)), ("crit", ("crit", 21)),
-        ("fatal", ("fatal", 21)), ("emerg", ("emerg", 21)), (" info ", ("info", 9)),
+        ("fatal", ("fatal", 21)), ("emerg", ("emerg", 23)), (" info ", ("info", 9)),
         ("verbose", ("verbose", 9)), (30, ("30", 9)), (60, ("60", 21)), (7, ("7", 9)),
         ("", None), ("  ", None), (None, None), (True, None), ({"a": 1}, None), (2.5, None),
     ],
