@@ -32,8 +32,10 @@ the canonical one.
   with a ``-`` of its own reads wrong, the plugin instance label keeps the original).
 
 Counters (``cpu_seconds_total``, ``system.cpu.time``) are cumulative: they keep their
-name and value as sent; a rule on them needs a rate, which these pure decoders cannot
-make (they hold no state).
+name and value as sent, marked ``"cumulative": True`` by their decoder, and the firehose
+follows each with its per-second rate ``<name>.rate``
+(processors/firehose/counter_rates.py; these pure decoders hold no state to make one).
+Rates are not mapped onto the names above.
 """
 
 from __future__ import annotations

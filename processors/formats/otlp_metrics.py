@@ -14,7 +14,16 @@ points). Each sample has:
   (the more specific wins), as text (``true``/``false``, decimal numbers, lists and maps
   as JSON), as the Collector's ``resource_to_telemetry_conversion`` does; then ours over
   both: a sum's ``temporality`` (``delta``/``cumulative``) and ``monotonic``
-  (``true``/``false``), a histogram's ``temporality``. Scope names are not kept.
+  (``true``/``false``), a histogram's ``temporality``. Scope names are not kept;
+- ``cumulative``: ``True`` on a sample that is a running total, which the firehose
+  follows with its per-second rate ``<name>.rate`` (processors/firehose/counter_rates.py):
+  the points of a cumulative monotonic sum, and the ``.count`` and ``.sum`` of a
+  cumulative histogram or exponential histogram and of a summary (metrics.proto: a
+  summary's count and sum are cumulative, and a distribution's sum is set only for
+  non-negative values, so it never decreases). Absent otherwise: delta and
+  non-monotonic sums, gauges, ``.min``, ``.max``, quantiles and buckets (a rule reads
+  one series at a time, a bucket's rate alone says little, and each would hold a series
+  of state).
 
 Histograms give ``<name>.count``, ``<name>.sum``, ``<name>.min``, ``<name>.max`` (each
 when set) and, as the Collector's Prometheus translation does, a ``<name>.bucket`` per
@@ -70,6 +79,7 @@ class _Series(NamedTuple):
     service: str | None
     shared: dict[str, str]
     ours: dict[str, str]
+    cumulative: bool  # its points (a sum) or their count and sum are running totals
 
 
 def decode_metrics(export: dict[str, Any]) -> Records:
@@ -114,11 +124,15 @@ def _metric(
         if data.__class__ is not dict:
             raise FormatError(f"expected an object, got {data!r}")
         ours = {}
+        cumulative = kind == "summary"
         if kind in ("sum", "histogram", "exponentialHistogram"):
             ours["temporality"] = _temporality(data.get("aggregationTemporality"))
+            cumulative = ours["temporality"] == "cumulative"
         if kind == "sum":
-            ours["monotonic"] = "true" if data.get("isMonotonic") is True else "false"
-        series = _Series(name, unit, host, service, shared, ours)
+            monotonic = data.get("isMonotonic") is True
+            ours["monotonic"] = "true" if monotonic else "false"
+            cumulative = cumulative and monotonic
+        series = _Series(name, unit, host, service, shared, ours, cumulative)
         each(data, "dataPoints", lambda point: one(point, series, out))
     except FormatError as exc:
         raise at(kind, exc) from None
@@ -171,7 +185,7 @@ def _number(point: dict[str, Any], series: _Series, out: Records) -> None:
             raise FormatError("no asDouble or asInt; a number data point has one")
     ts_ms, host, service, unit = _time_ms(point), series.host, series.service, series.unit
     for name, reading, labelled in host_metrics.otel(series.name, value, found):
-        out.append(_sample(ts_ms, name, reading, host, service, unit, labelled))
+        out.append(_sample(ts_ms, name, reading, host, service, unit, labelled, series.cumulative))
 
 
 def _histogram(point: dict[str, Any], series: _Series, out: Records) -> None:
@@ -222,11 +236,16 @@ def _statistics(
     ``.max`` when set; the count."""
     name, host, service, unit = series.name, series.host, series.service, series.unit
     count = float(uint64(point.get("count", 0), "count"))
-    out.append(_sample(ts_ms, f"{name}.count", count, host, service, None, found))
+    counter = series.cumulative
+    out.append(_sample(ts_ms, f"{name}.count", count, host, service, None, found, counter))
     for field in ("sum", "min", "max"):
         if field in point:
             value = double(point[field], field)
-            out.append(_sample(ts_ms, f"{name}.{field}", value, host, service, unit, dict(found)))
+            total = counter and field == "sum"
+            labelled = dict(found)
+            out.append(
+                _sample(ts_ms, f"{name}.{field}", value, host, service, unit, labelled, total)
+            )
     return count
 
 
@@ -238,8 +257,9 @@ def _sample(
     service: str | None,
     unit: str | None,
     labelled: dict[str, str],
+    cumulative: bool = False,
 ) -> dict[str, Any]:
-    return {
+    sample = {
         "ts_ms": ts_ms,
         "name": name,
         "value": value,
@@ -248,6 +268,9 @@ def _sample(
         "unit": unit,
         "labels": labelled,
     }
+    if cumulative:
+        sample["cumulative"] = True
+    return sample
 
 
 def _bound(bound: float) -> str:

@@ -35,7 +35,11 @@ name itself with a ``quantile`` label (Prometheus's convention); for a sketch
 has counted them cumulatively in some versions and per bucket in others
 (``samples_to_buckets``), so no rule could read them safely. An incremental counter is
 the increase since Vector's last report; an absolute one the running total (the ``kind``
-label tells them apart).
+label tells them apart). The running totals, an absolute counter and an absolute
+histogram's or summary's ``_count`` and ``_sum`` (as a Prometheus scrape gives them),
+are marked ``"cumulative": True``: the firehose follows each with its per-second rate
+``<name>.rate`` (processors/firehose/counter_rates.py). Distributions and sketches are
+not marked: they are normally incremental, and an absolute one is left as sent.
 """
 
 from __future__ import annotations
@@ -75,6 +79,12 @@ SERVICE_PATHS = (
 )
 
 Statistic = tuple[str, float, dict[str, str]]  # (name suffix, value, extra labels)
+# The statistics (name suffixes) of an absolute metric that are running totals, by value.
+RUNNING_TOTALS = {
+    "counter": ("",),
+    "aggregated_histogram": ("_count", "_sum"),
+    "aggregated_summary": ("_count", "_sum"),
+}
 
 
 def detect(payload: Payload) -> bool:
@@ -157,21 +167,23 @@ def _metric(event: dict[str, Any], where: str) -> list[dict[str, Any]]:
             "sets it, elsewhere add it in a remap transform: .tags.host = get_hostname!()"
         )
     labels["kind"] = kind
+    key = _value_key(event)
+    totals = RUNNING_TOTALS.get(key, ()) if kind == "absolute" else ()
     out = []
-    for suffix, value, extra in _statistics(event, where):
+    for suffix, value, extra in _statistics(event, key, f"{where}{key}"):
         tags = {**labels, **extra} if extra else labels
-        for sample_name, sample_value, sample_labels in host_metrics.vector(
-            name + suffix, value, tags
-        ):
-            out.append(
-                {
-                    "ts_ms": ts_ms,
-                    "name": sample_name,
-                    "value": sample_value,
-                    "host": host,
-                    "labels": sample_labels,
-                }
-            )
+        own = name + suffix
+        for sample_name, sample_value, sample_labels in host_metrics.vector(own, value, tags):
+            sample = {
+                "ts_ms": ts_ms,
+                "name": sample_name,
+                "value": sample_value,
+                "host": host,
+                "labels": sample_labels,
+            }
+            if suffix in totals and sample_name == own:  # not a canonical host sample
+                sample["cumulative"] = True
+            out.append(sample)
     return out
 
 
@@ -195,15 +207,17 @@ def _tags(tags: object, field: str) -> dict[str, str]:
     return out
 
 
-def _statistics(event: dict[str, Any], where: str) -> list[Statistic]:
+def _value_key(event: dict[str, Any]) -> str:
     present = [key for key in VALUES if key in event]
     if len(present) != 1:
         found = ", ".join(present) or "none"
         raise FormatError(
             f"a Vector metric has exactly one of {', '.join(VALUES)} (found: {found})"
         )
-    key = present[0]
-    field = f"{where}{key}"
+    return present[0]
+
+
+def _statistics(event: dict[str, Any], key: str, field: str) -> list[Statistic]:
     value = object_of(event[key], field)
     if key in ("counter", "gauge"):
         return [("", number_of(value.get("value"), f"{field}.value"), {})]

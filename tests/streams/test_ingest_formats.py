@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 
 from processors.formats import Format, FormatError, Payload, registry
@@ -84,3 +85,37 @@ def test_too_large_is_too_large_in_any_format() -> None:
     small = Limits(max_record_bytes=1024, max_future_skew_ms=0, max_age_ms=1)
     rejected = decode_input("metric", b"cpu web-1 " + b"1 " * 600, small, NOW_MS)
     assert isinstance(rejected, Rejected) and rejected.reason == "too_large"
+
+
+def test_the_cumulative_mark_of_a_running_total_survives_validation() -> None:
+    """The firehose makes rates of the samples a format marks ``cumulative``
+    (processors/firehose/counter_rates.py): ingest keeps the mark, and adds none."""
+    point = {"timeUnixNano": str(NOW_MS * 10**6), "asInt": "7"}
+    export = {
+        "resourceMetrics": [
+            {
+                "resource": {"attributes": [{"key": "host.name", "value": {"stringValue": "h"}}]},
+                "scopeMetrics": [
+                    {
+                        "metrics": [
+                            {
+                                "name": "requests",
+                                "sum": {
+                                    "aggregationTemporality": 2,
+                                    "isMonotonic": True,
+                                    "dataPoints": [point],
+                                },
+                            },
+                            {"name": "queue", "gauge": {"dataPoints": [point]}},
+                        ]
+                    }
+                ],
+            }
+        ]
+    }
+    records = decode_input("metric", orjson.dumps(export), LIMITS, NOW_MS, "otlp_json")
+    assert not isinstance(records, Rejected)
+    assert [(r["name"], r.get("cumulative")) for r in records] == [
+        ("requests", True),
+        ("queue", None),
+    ]

@@ -92,7 +92,7 @@ def test_hostmetrics_give_the_canonical_samples_the_shipped_host_rules_read() ->
             12345.5,
             {"cpu": "cpu0", "state": "idle", "monotonic": "true"} | cumulative,
         )
-        | {"unit": "s"},
+        | {"unit": "s", "cumulative": True},
         host("system.cpu.utilization", 1 - 0.125, {"cpu": "cpu0"}),
         host("system.cpu.utilization.user", 0.75, {"cpu": "cpu0", "state": "user"}),
         host("system.cpu.utilization", 1 - 0.0625, {"cpu": "cpu1"}),
@@ -176,6 +176,7 @@ def test_int_points_and_int_sums_keep_their_value() -> None:
     assert decoded["value"] == 9007199254740992.0  # the nearest double
     assert decoded["unit"] == "{request}"
     assert decoded["labels"] == {"temporality": "cumulative", "monotonic": "true"}
+    assert decoded["cumulative"] is True
 
 
 def test_a_point_flagged_without_a_recorded_value_gives_no_sample() -> None:
@@ -211,9 +212,10 @@ def test_summaries_and_exponential_histograms_give_their_statistics() -> None:
     }
     base = {"ts_ms": 10**12, "host": "h", "service": None}
     delta = {"temporality": "delta"}
+    total = {"cumulative": True}  # a summary's count and sum are running totals
     assert decode_metrics(export(summary, exponential)) == [
-        base | {"name": "rpc.duration.count", "value": 4.0, "unit": None, "labels": {}},
-        base | {"name": "rpc.duration.sum", "value": 10.0, "unit": "ms", "labels": {}},
+        base | {"name": "rpc.duration.count", "value": 4.0, "unit": None, "labels": {}} | total,
+        base | {"name": "rpc.duration.sum", "value": 10.0, "unit": "ms", "labels": {}} | total,
         base | {"name": "rpc.duration", "value": 2.0, "unit": "ms", "labels": {"quantile": "0.5"}},
         base | {"name": "rpc.duration", "value": 5.0, "unit": "ms", "labels": {"quantile": "1"}},
         base | {"name": "latency.count", "value": 2.0, "unit": None, "labels": delta},
@@ -237,6 +239,73 @@ def test_histogram_buckets_are_cumulative_with_prometheus_bounds() -> None:
         ("10", 3.0),
         ("+Inf", 6.0),
     ]
+
+
+def sum_of(temporality: int, monotonic: bool) -> dict[str, Any]:
+    return {
+        "name": "requests",
+        "sum": {
+            "aggregationTemporality": temporality,
+            "isMonotonic": monotonic,
+            "dataPoints": [point()],
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("metric", "running_totals"),
+    [
+        (sum_of(2, True), ["requests"]),
+        (sum_of(2, False), []),  # an up-down counter: a decrease is no reset
+        (sum_of(1, True), []),  # delta: each point is already an increase
+        (gauge(point()), []),
+        (
+            {
+                "name": "latency",
+                "histogram": {
+                    "aggregationTemporality": 2,
+                    "dataPoints": [
+                        point(
+                            count="3",
+                            sum=1.5,
+                            min=0.1,
+                            max=1.0,
+                            bucketCounts=[1, 2],
+                            explicitBounds=[0.5],
+                        )
+                    ],
+                },
+            },
+            ["latency.count", "latency.sum"],  # not min, max or the buckets
+        ),
+        (
+            {
+                "name": "latency",
+                "histogram": {
+                    "aggregationTemporality": 1,
+                    "dataPoints": [point(count="3", sum=1.5)],
+                },
+            },
+            [],
+        ),
+        (
+            {
+                "name": "latency",
+                "exponentialHistogram": {
+                    "aggregationTemporality": 2,
+                    "dataPoints": [point(count=2, sum=0.5, min=0.1)],
+                },
+            },
+            ["latency.count", "latency.sum"],
+        ),
+    ],
+)
+def test_running_totals_are_marked_cumulative_for_the_firehose_to_rate(
+    metric: dict[str, Any], running_totals: list[str]
+) -> None:
+    samples = decode_metrics(export(metric))
+    assert [s["name"] for s in samples if s.get("cumulative") is True] == running_totals
+    assert all(s.get("cumulative", True) is True for s in samples)  # no False: no key
 
 
 def test_a_metric_without_data_or_of_an_unknown_type_gives_no_samples() -> None:

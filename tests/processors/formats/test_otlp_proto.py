@@ -179,6 +179,7 @@ def test_a_metrics_export_decodes_the_same_from_proto_and_from_json() -> None:
         assert other == proto
     base = {"ts_ms": NS // 10**6, "host": "web-1", "service": "api"}
     linux, cumulative = {"os.type": "linux"}, {"os.type": "linux", "temporality": "cumulative"}
+    total = {"cumulative": True}  # a running total, for the firehose to rate
     every_kind = {
         "s": "x",
         "i": str(-(2**63)),
@@ -192,9 +193,10 @@ def test_a_metrics_export_decodes_the_same_from_proto_and_from_json() -> None:
         base | {"name": "system.cpu.utilization", "value": 0.875, "unit": "1",
                 "labels": linux | {"cpu": "cpu0"}},
         base | {"name": "requests", "value": 0.0, "unit": "{request}",
-                "labels": cumulative | every_kind | {"monotonic": "true"}},
-        base | {"name": "latency.count", "value": 6.0, "unit": None, "labels": cumulative},
-        base | {"name": "latency.sum", "value": 7.5, "unit": "s", "labels": cumulative},
+                "labels": cumulative | every_kind | {"monotonic": "true"}} | total,
+        base | {"name": "latency.count", "value": 6.0, "unit": None,
+                "labels": cumulative} | total,
+        base | {"name": "latency.sum", "value": 7.5, "unit": "s", "labels": cumulative} | total,
         base | {"name": "latency.min", "value": 0.5, "unit": "s", "labels": cumulative},
         base | {"name": "latency.max", "value": 4.0, "unit": "s", "labels": cumulative},
         base | {"name": "latency.bucket", "value": 1.0, "unit": None,
@@ -203,10 +205,10 @@ def test_a_metrics_export_decodes_the_same_from_proto_and_from_json() -> None:
                 "labels": cumulative | {"le": "2.5"}},
         base | {"name": "latency.bucket", "value": 6.0, "unit": None,
                 "labels": cumulative | {"le": "+Inf"}},
-        base | {"name": "size.count", "value": 3.0, "unit": None, "labels": cumulative},
-        base | {"name": "size.sum", "value": 1.5, "unit": "By", "labels": cumulative},
-        base | {"name": "rpc.count", "value": 2.0, "unit": None, "labels": linux},
-        base | {"name": "rpc.sum", "value": 3.0, "unit": "ms", "labels": linux},
+        base | {"name": "size.count", "value": 3.0, "unit": None, "labels": cumulative} | total,
+        base | {"name": "size.sum", "value": 1.5, "unit": "By", "labels": cumulative} | total,
+        base | {"name": "rpc.count", "value": 2.0, "unit": None, "labels": linux} | total,
+        base | {"name": "rpc.sum", "value": 3.0, "unit": "ms", "labels": linux} | total,
         base | {"name": "rpc", "value": 2.5, "unit": "ms", "labels": linux | {"quantile": "0.99"}},
     ]  # fmt: skip
 

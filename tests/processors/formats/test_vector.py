@@ -123,6 +123,56 @@ def test_the_kind_label_tells_an_increment_from_a_running_total() -> None:
     assert record["labels"] == {"kind": "incremental"}
 
 
+@pytest.mark.parametrize(
+    ("payload", "running_totals"),
+    [
+        (metric(), ["requests"]),  # an absolute counter
+        (metric(kind="incremental"), []),
+        (metric(counter=None, gauge={"value": 1.0}), []),
+        (
+            metric(counter=None, aggregated_histogram={"buckets": [], "count": 2, "sum": 1.0}),
+            ["requests_count", "requests_sum"],
+        ),
+        (
+            metric(
+                kind="incremental",
+                counter=None,
+                aggregated_histogram={"buckets": [], "count": 2, "sum": 1.0},
+            ),
+            [],
+        ),
+        (
+            metric(
+                counter=None,
+                aggregated_summary={
+                    "quantiles": [{"quantile": 0.5, "value": 1}],
+                    "count": 2,
+                    "sum": 1.0,
+                },
+            ),
+            ["requests_count", "requests_sum"],  # not the quantile
+        ),
+        (metric(counter=None, distribution={"samples": [{"value": 1, "rate": 2}]}), []),
+        (  # the canonical sample of a host ratio is not marked, even from a counter
+            metric(
+                name="filesystem_used_ratio",
+                namespace="host",
+                tags={"host": "h", "mountpoint": "/"},
+            ),
+            ["host_filesystem_used_ratio"],
+        ),
+    ],
+)
+def test_running_totals_are_marked_cumulative_for_the_firehose_to_rate(
+    payload: Payload, running_totals: list[str]
+) -> None:
+    records = decode(payload, "metric")
+    assert [r["name"] for r in records if r.get("cumulative") is True] == running_totals
+    assert all(r.get("cumulative", True) is True for r in records)  # no False: no key
+    validated = ingested("metric", records)  # the mark survives validation
+    assert [s["name"] for s in validated if s.get("cumulative") is True] == running_totals
+
+
 def test_a_log_level_key_gives_the_severity_and_leaves_the_attributes() -> None:
     raw = orjson.dumps(
         {"timestamp": "2026-01-01T00:00:00Z", "source_type": "docker_logs", "level": "WARN",
