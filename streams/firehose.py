@@ -100,6 +100,8 @@ class FirehoseBatch:
             topic = tp.topic
             fmt = self.formats[topic]
             processed = replayed = 0
+            rates = pipeline.rates
+            evicted = rates.evicted if rates is not None else 0
             for record in records:
                 # Every step of one record (decode, validate, route, window, evaluate)
                 # under one guard: a bug in our code costs this record, never the loop.
@@ -132,6 +134,10 @@ class FirehoseBatch:
             metrics.inc("opsrules_records_total", len(records), topic=topic)
             metrics.inc("opsrules_records_processed_total", processed, topic=topic)
             metrics.inc("opsrules_records_replayed_total", replayed, topic=topic)
+            if rates is not None:
+                metrics.inc(
+                    "opsrules_counter_series_evicted_total", rates.evicted - evicted, topic=topic
+                )
         for tp, pipeline in self.pipelines.items():
             router = pipeline.router
             filtered = router.filtered

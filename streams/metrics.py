@@ -28,6 +28,9 @@ HELP = {
     "opsrules_signals_total": "Signals emitted, by kind.",
     "opsrules_windows_filtered_total": "Window results not sent: false for every rule, "
     "long after the last true one (the alert stays inactive).",
+    "opsrules_counter_series_evicted_total": "Cumulative counter series forgotten to keep "
+    "a partition's rate state within its bound, by topic; each one's next sample gives "
+    "no rate.",
     "opsrules_signals_decided_total": "Signals read by the decision tier (decided or "
     "dead-lettered).",
     "opsrules_rule_evaluations_total": "Rule evaluations in the decision tier, by rule.",

@@ -6,6 +6,10 @@ scores) and routed (:class:`~processors.firehose.routing.Router`: windows, rules
 records, rule types, sequence steps); what the partition's clock has passed is then
 closed. Signals are appended to the caller's list, in the order they are made.
 
+A metric sample marked ``"cumulative": True`` (a running total, as the producer formats
+mark them) is followed by its rate sample (:mod:`processors.firehose.counter_rates`),
+scored and routed the same way, at the same offset.
+
 The shells (``streams/firehose.py`` over Kafka, ``streams/offline.py`` on a virtual
 clock) decode, account and send; nothing here knows Kafka or reads the clock.
 """
@@ -16,9 +20,15 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from processors.firehose.anomaly_feed import AnomalyFeed, AnomalyPlan
+from processors.firehose.counter_rates import CounterRates
 from processors.firehose.routing import Routed, Router
 from processors.records import Signal
 from processors.rules.compiler import CompiledRulebook
+
+# Cumulative counter series whose last sample a partition keeps to make rates: about
+# 200 bytes each (measured in tests/processors/firehose/test_counter_rates.py), so 20 MB
+# per metrics partition at most.
+MAX_COUNTER_SERIES = 100_000
 
 
 class PartitionPipeline:
@@ -30,6 +40,7 @@ class PartitionPipeline:
         ref_prefix: str,
         idle_timeout_ms: int,
         anomaly_plan: AnomalyPlan | None = None,
+        max_counter_series: int = MAX_COUNTER_SERIES,
     ) -> None:
         self.source = source
         self.ref_prefix = ref_prefix  # names the partition in signal ids (topic/partition)
@@ -37,6 +48,7 @@ class PartitionPipeline:
         self.anomalies: AnomalyFeed | None = None
         if source == "metric" and anomaly_plan is not None and anomaly_plan.metrics:
             self.anomalies = AnomalyFeed(anomaly_plan)
+        self.rates = CounterRates(max_counter_series) if source == "metric" else None
 
     def feed(
         self,
@@ -47,29 +59,41 @@ class PartitionPipeline:
         out: list[Signal],
     ) -> Routed:
         """The records decoded from the Kafka record at ``offset`` (signal ids of record
-        rules and rule types end in ``<ref_prefix>/<offset>/<index>``). PROCESSED if any
-        record counted somewhere, else LATE if any was late for every window it belongs
-        to, else REPLAYED (a restart read it again)."""
-        router, anomalies = self.router, self.anomalies
+        rules and rule types end in ``<ref_prefix>/<offset>/<index>``; a cumulative
+        sample's rate has the index after its own, kept for it whether or not there is a
+        rate, so ids do not depend on what came before). PROCESSED if any record counted
+        somewhere, else LATE if any was late for every window it belongs to, else
+        REPLAYED (a restart read it again)."""
+        router, anomalies, rates = self.router, self.anomalies, self.rates
         needs_ref = router.needs_ref  # else no ref is built: the common case, per record
         processed = late = False
-        for index, record in enumerate(records):
-            if anomalies is not None:
-                anomaly = anomalies.add(record)
-                if anomaly is not None:
-                    out.append(anomaly)
-            routed = router.route(
-                record,
-                ts_ms=record["ts_ms"],
-                offset=offset,
-                ref=f"{self.ref_prefix}/{offset}/{index}" if needs_ref else "",
-                now_ms=now_ms,
-                out=out,
-            )
-            if routed is Routed.PROCESSED:
-                processed = True
-            elif routed is Routed.LATE:
-                late = True
+        index = 0
+        for record in records:
+            while True:  # the record, then its rate if it has one
+                if anomalies is not None:
+                    anomaly = anomalies.add(record)
+                    if anomaly is not None:
+                        out.append(anomaly)
+                routed = router.route(
+                    record,
+                    ts_ms=record["ts_ms"],
+                    offset=offset,
+                    ref=f"{self.ref_prefix}/{offset}/{index}" if needs_ref else "",
+                    now_ms=now_ms,
+                    out=out,
+                )
+                if routed is Routed.PROCESSED:
+                    processed = True
+                elif routed is Routed.LATE:
+                    late = True
+                index += 1
+                if rates is None or record.get("cumulative") is not True:
+                    break
+                rate = rates.rate(record)
+                if rate is None:
+                    index += 1  # the rate's index, kept
+                    break
+                record = rate
         if processed:
             return Routed.PROCESSED
         return Routed.LATE if late else Routed.REPLAYED

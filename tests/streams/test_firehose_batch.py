@@ -64,3 +64,24 @@ def test_a_failing_core_dead_letters_the_record_and_the_batch_goes_on(
     assert metrics.value("opsrules_records_total", topic=topic) == 4
     assert metrics.value("opsrules_records_processed_total", topic=topic) == 2
     assert metrics.total("opsrules_deadletters_total") == 2
+
+
+def test_counter_series_forgotten_for_the_bound_are_counted() -> None:
+    settings = load_settings()
+    metrics = Metrics()
+    batch = FirehoseBatch(settings, shipped_rulebook(), metrics)
+    topic = settings.topic(settings.topic_metrics)
+    tp = TopicPartition(topic, 0)
+    rates = batch.pipeline(tp).rates
+    assert rates is not None
+    rates.max_series = 2
+    # three hosts' running totals in turn: each evicts the least recently updated
+    values = [
+        orjson.dumps(
+            {"ts": NOW_MS + i * 1000, "name": "requests", "value": i, "host": f"web-{i % 3}",
+             "cumulative": True}
+        )
+        for i in range(6)
+    ]  # fmt: skip
+    batch.process({tp: records(topic, values)}, now_ms=NOW_MS + 10_000)
+    assert metrics.value("opsrules_counter_series_evicted_total", topic=topic) == 4
