@@ -9,36 +9,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from processors.formats import FormatError, Payload
-from processors.formats.falco import FALCO, PRIORITIES, decode, detect
+from processors.formats.falco import FALCO, PRIORITIES, decode
 from processors.records import SecurityEvent
 from processors.rules.expressions.evaluation import compile_predicate
 from processors.rules.macros import record_scope
 from streams.ingest import as_mapping
 
-from .shipper_fixtures import Case, cases, ingested, message, others, payload_of, payloads
-from .test_vector import NATIVE
-
-
-@pytest.mark.parametrize("case", cases("falco"), ids=lambda c: c.name)
-def test_each_documented_payload_decodes_to_its_expected_records(case: Case) -> None:
-    records = decode(case.payload, case.source)
-    assert records == case.expected
-    assert ingested(case.source, records)
-
-
-@pytest.mark.parametrize("payload", payloads("falco"))
-def test_every_documented_payload_is_recognised(payload: Payload) -> None:
-    assert detect(payload)
-
-
-@pytest.mark.parametrize("payload", others("falco"))
-def test_no_other_shippers_payload_is_taken_for_a_falco_alert(payload: Payload) -> None:
-    assert not detect(payload)
-
-
-@pytest.mark.parametrize("record", NATIVE)
-def test_native_records_are_not_taken_for_falco_alerts(record: dict[str, Any]) -> None:
-    assert not detect(payload_of(orjson.dumps(record)))
+from .shipper_fixtures import ingested, message, payload_of
 
 
 def security_record(case: str) -> dict[str, Any]:

@@ -9,30 +9,7 @@ from processors.formats import FormatError, Payload
 from processors.formats.filebeat import FILEBEAT, decode, detect
 from processors.records import SecurityEvent
 
-from .shipper_fixtures import Case, cases, ingested, message, others, payload_of, payloads
-from .test_vector import NATIVE
-
-
-@pytest.mark.parametrize("case", cases("filebeat"), ids=lambda c: c.name)
-def test_each_documented_payload_decodes_to_its_expected_records(case: Case) -> None:
-    records = decode(case.payload, case.source)
-    assert records == case.expected
-    assert ingested(case.source, records)
-
-
-@pytest.mark.parametrize("payload", payloads("filebeat"))
-def test_every_documented_payload_is_recognised(payload: Payload) -> None:
-    assert detect(payload)
-
-
-@pytest.mark.parametrize("payload", others("filebeat"))
-def test_no_other_shippers_payload_is_taken_for_a_beats(payload: Payload) -> None:
-    assert not detect(payload)
-
-
-@pytest.mark.parametrize("record", NATIVE)
-def test_native_records_are_not_taken_for_a_beats(record: dict[str, Any]) -> None:
-    assert not detect(payload_of(orjson.dumps(record)))
+from .shipper_fixtures import message, payload_of
 
 
 def test_a_security_event_keeps_the_ecs_fields_rules_read() -> None:

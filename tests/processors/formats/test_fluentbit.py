@@ -9,32 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from processors.formats import FormatError, Payload
-from processors.formats.fluentbit import FLUENTBIT, decode, detect
+from processors.formats.fluentbit import FLUENTBIT, decode
 
-from .shipper_fixtures import Case, cases, ingested, message, others, payload_of, payloads
-from .test_vector import NATIVE
-
-
-@pytest.mark.parametrize("case", cases("fluentbit"), ids=lambda c: c.name)
-def test_each_documented_payload_decodes_to_its_expected_records(case: Case) -> None:
-    records = decode(case.payload, case.source)
-    assert records == case.expected
-    assert ingested(case.source, records)
-
-
-@pytest.mark.parametrize("payload", payloads("fluentbit"))
-def test_every_documented_payload_is_recognised(payload: Payload) -> None:
-    assert detect(payload)
-
-
-@pytest.mark.parametrize("payload", others("fluentbit"))
-def test_no_other_shippers_payload_is_taken_for_fluent_bits(payload: Payload) -> None:
-    assert not detect(payload)
-
-
-@pytest.mark.parametrize("record", NATIVE)
-def test_native_records_are_not_taken_for_fluent_bits(record: dict[str, Any]) -> None:
-    assert not detect(payload_of(orjson.dumps(record)))
+from .shipper_fixtures import message, payload_of
 
 
 def test_the_three_timestamp_formats_of_one_record_decode_alike() -> None:

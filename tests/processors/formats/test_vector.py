@@ -8,37 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from processors.formats import FormatError, Payload
-from processors.formats.vector import VECTOR_JSON, decode, detect
+from processors.formats.vector import VECTOR_JSON, decode
 
-from .shipper_fixtures import Case, cases, ingested, message, others, payload_of, payloads
-
-NATIVE = [
-    {"ts": "2026-01-01T00:00:00Z", "name": "system.cpu.utilization", "value": 0.9, "host": "h"},
-    {"ts_ms": 1, "host": "h", "severity_text": "ERROR", "body": "boom"},
-    {"ts": 1, "event": {"category": "authentication"}, "source": {"ip": "192.0.2.1"}},
-]
-
-
-@pytest.mark.parametrize("case", cases("vector"), ids=lambda c: c.name)
-def test_each_documented_payload_decodes_to_its_expected_records(case: Case) -> None:
-    records = decode(case.payload, case.source)
-    assert records == case.expected
-    assert ingested(case.source, records)  # and ingest accepts them as native records
-
-
-@pytest.mark.parametrize("payload", payloads("vector"))
-def test_every_documented_payload_is_recognised(payload: Payload) -> None:
-    assert detect(payload)
-
-
-@pytest.mark.parametrize("payload", others("vector"))
-def test_no_other_shippers_payload_is_taken_for_vectors(payload: Payload) -> None:
-    assert not detect(payload)
-
-
-@pytest.mark.parametrize("record", NATIVE)
-def test_native_records_are_not_taken_for_vectors(record: dict[str, Any]) -> None:
-    assert not detect(payload_of(orjson.dumps(record)))
+from .shipper_fixtures import ingested, message, payload_of
 
 
 def test_native_json_wraps_the_same_log_as_json() -> None:
