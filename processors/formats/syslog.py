@@ -10,7 +10,9 @@ them, one message per Kafka value (a trailing newline dropped):
 
   ``-`` for an absent part; MSG may start with a UTF-8 BOM (dropped). STRUCTURED-DATA
   ``[id name="value" …][…]`` with ``\\"``, ``\\\\`` and ``\\]`` escaped in values
-  (RFC 5424 §6.3).
+  (RFC 5424 §6.3); one space at the start of MSG is dropped: rsyslog's template writes
+  ``%STRUCTURED-DATA% %msg%``, and the ``msg`` of a message received in the BSD form
+  (``syslog(3)``, ``/dev/log``) starts with the space after its tag.
 - The file forms, with or without ``<PRI>``: ``TIMESTAMP HOSTNAME TAG MSG``, TAG being
   ``program[pid]:`` (RFC 3164's) — omkafka's default template ``RSYSLOG_FileFormat``
   (``2024-05-01T10:00:00.123456+02:00 web-01 sshd[812]: Failed password …``),
@@ -113,7 +115,10 @@ def _rfc5424(
     structured_data, pos = parse_structured_data(text, header.end())
     if pos < len(text) and text[pos] != " ":
         raise FormatError(f"column {pos + 1}: expected a space after STRUCTURED-DATA")
-    body = text[pos + 1 :].removeprefix("\ufeff")
+    # rsyslog's %msg% of a message it received in the BSD form (syslog(3), /dev/log)
+    # keeps the space that followed the tag: RSYSLOG_SyslogProtocol23Format writes
+    # "- -  Failed password …" (seen from rsyslog 8.2302's omkafka). One is dropped.
+    body = text[pos + 1 :].removeprefix("\ufeff").removeprefix(" ")
     return SyslogMessage(
         ts_ms=timestamp(ts, "TIMESTAMP"),
         severity=severity,

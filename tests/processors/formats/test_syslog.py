@@ -297,3 +297,21 @@ def test_every_priority_gives_its_facility_and_severity(pri: int, rfc5424: bool)
 def test_a_priority_past_191_is_refused(pri: int) -> None:
     with pytest.raises(FormatError, match=f"PRI {pri} is not between 0 and 191"):
         decode(f"<{pri}>1 2024-05-01T10:00:00Z h app - - - m".encode())
+
+
+def test_rsyslogs_rfc_5424_template_drops_the_space_after_a_bsd_messages_tag() -> None:
+    """As rsyslog 8.2302's omkafka sent it (RSYSLOG_SyslogProtocol23Format) for a line
+    that came in by syslog(3): its msg property keeps the space after ``sshd[123]:``,
+    so a second space follows the one after STRUCTURED-DATA. It is dropped."""
+    raw = (
+        b"<38>1 2026-12-07T22:33:26.043586+00:00 vm sshd 123 - -  "
+        b"Failed password for root from 203.0.113.7 port 4000 ssh2\n"
+    )
+    body = "Failed password for root from 203.0.113.7 port 4000 ssh2"
+    ts_ms = 1_796_682_806_044  # .043586, rounded to the millisecond
+    assert decode(raw) == [
+        log(ts_ms, "info", 9, body, host="vm", service="sshd", facility="auth", procid="123")
+    ]
+    assert decode(raw, "security") == [auth_event(ts_ms, "sshd", "vm", "123", body)]
+    (record,) = decode(b"<14>1 2024-05-01T10:00:00Z h app - - -   indented")
+    assert record["body"] == " indented"  # one space only
