@@ -80,6 +80,7 @@ class FirehoseBatch:
                 ref_prefix=f"{tp.topic}/{tp.partition}",
                 idle_timeout_ms=int(self.settings.idle_timeout_s * 1000),
                 anomaly_plan=self.anomaly_plan,
+                max_counter_series=self.settings.counter_series_max,
             )
         return pipeline
 

@@ -148,6 +148,14 @@ class OpsrulesSettings(BaseSettings):
         description="What the anomaly detector scores: 0 = every raw sample; else the "
         "mean of each tumbling window of this many ms per series.",
     )
+    counter_series_max: int = Field(
+        100_000,
+        ge=1,
+        le=100_000_000,
+        description="Cumulative counter series each metrics partition remembers to make "
+        "their <name>.rate samples (about 200 bytes each); fewer than the live series "
+        "make no rates at all (each is forgotten before its next sample).",
+    )
     commit_interval_ms: int = Field(
         1_000,
         ge=0,
