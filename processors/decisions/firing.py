@@ -35,7 +35,8 @@ def as_firing(
     until ``keep_firing_for`` after its last match."""
     since = state.active_since_ms
     if since is None:
-        since = int((flap.held_since_ms if flap is not None else None) or default_since_ms)
+        held_since = flap.held_since_ms if flap is not None else None
+        since = held_since or default_since_ms
     until = None
     if not rule.timing.resolves and state.last_true_ms is not None:
         until = state.last_true_ms + rule.timing.keep_firing_for_ms

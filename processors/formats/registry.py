@@ -9,7 +9,7 @@ is malformed.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from processors.formats import Format, FormatError, Payload, collectd, syslog, syslog_json
 from processors.formats.falco import FALCO
@@ -18,11 +18,14 @@ from processors.formats.fluentbit import FLUENTBIT
 from processors.formats.otlp import OTLP_JSON, OTLP_PROTO
 from processors.formats.telegraf import TELEGRAF_INFLUX, TELEGRAF_JSON
 from processors.formats.vector import VECTOR_JSON
+from processors.records import Source
 
-ALL_SOURCES = frozenset({"metric", "log", "security", "health", "event", "signal"})
+ALL_SOURCES = frozenset(get_args(Source))
 
 
-def _native(payload: Payload) -> bool:
+def is_native(payload: Payload) -> bool:
+    """A JSON object with ``ts``, ``ts_ms`` or ``samples`` (streams/ingest.py tests the
+    same, inline, on its hot path)."""
     obj = payload.obj
     return obj is not None and ("ts" in obj or "ts_ms" in obj or "samples" in obj)
 
@@ -37,7 +40,7 @@ def _native_decode(payload: Payload, source: str) -> list[dict[str, Any]]:
 NATIVE = Format(
     "native",
     ALL_SOURCES,
-    _native,
+    is_native,
     _native_decode,
     "opsrules' own records (processors/records.py)",
 )
@@ -72,7 +75,7 @@ def format_names(source: str) -> list[str]:
 def recognise(payload: Payload, source: str) -> Format | None:
     """The format of ``payload`` on a topic of ``source``; None when it is not JSON and no
     line format claims it."""
-    if _native(payload):
+    if is_native(payload):
         return NATIVE
     for candidate in FOREIGN:
         if source in candidate.sources and candidate.detect(payload):
