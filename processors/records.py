@@ -47,10 +47,20 @@ def _finite(value: float | None) -> float | None:
     return value
 
 
+def _cumulative_flag(record: BaseModel) -> None:
+    """``"cumulative": true`` marks a running total (bytes sent since boot): the firehose
+    follows each such sample with its per-second rate ``<name>.rate``. Kept among the
+    extra fields, so a record carries the key only when its producer sent it."""
+    extra = record.__pydantic_extra__
+    if extra and "cumulative" in extra and extra["cumulative"].__class__ is not bool:
+        raise ValueError("field 'cumulative': must be true or false")
+
+
 class MetricSample(_Input):
     """``{"ts": …, "name": "system.cpu.utilization", "value": 0.93, "host": "web-1"}``
 
     Names follow OpenTelemetry semantic conventions; utilisations are 0–1 ratios.
+    ``"cumulative": true`` marks a running total (see :func:`_cumulative_flag`).
     """
 
     name: str = Field(min_length=1, max_length=255)
@@ -62,9 +72,15 @@ class MetricSample(_Input):
 
     _value_finite = field_validator("value")(_finite)
 
+    @model_validator(mode="after")
+    def _cumulative(self) -> MetricSample:
+        _cumulative_flag(self)
+        return self
+
 
 class BatchSample(BaseModel):
-    """One sample inside a :class:`MetricBatch`; ``ts`` defaults to the batch's."""
+    """One sample inside a :class:`MetricBatch`; ``ts`` defaults to the batch's, and
+    ``"cumulative": true`` marks a running total as on a single sample."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
@@ -84,6 +100,16 @@ class BatchSample(BaseModel):
             data["ts_ms"] = parse_ts_ms(data.pop("ts"))
         return data
 
+    @model_validator(mode="after")
+    def _cumulative(self) -> BatchSample:
+        _cumulative_flag(self)
+        return self
+
+    @property
+    def cumulative(self) -> bool:
+        extra = self.__pydantic_extra__
+        return extra is not None and extra.get("cumulative") is True
+
 
 class MetricBatch(_Input):
     """``{"ts": …, "host": …, "service": …, "samples": [{"name": …, "value": …}, …]}``"""
@@ -95,10 +121,12 @@ class MetricBatch(_Input):
 
     def expand(self) -> list[dict[str, Any]]:
         """The batch as the fields of single samples (:class:`MetricSample`'s), batch
-        labels under each sample's own. Already validated: no second validation."""
+        labels under each sample's own, ``"cumulative": True`` on a running total's.
+        Already validated: no second validation."""
         ts_ms, host, service, labels = self.ts_ms, self.host, self.service, self.labels
-        return [
-            {
+        out = []
+        for s in self.samples:
+            fields: dict[str, Any] = {
                 "ts_ms": s.ts_ms if s.ts_ms is not None else ts_ms,
                 "name": s.name,
                 "value": s.value,
@@ -107,8 +135,10 @@ class MetricBatch(_Input):
                 "service": service,
                 "labels": {**labels, **s.labels} if labels else s.labels,
             }
-            for s in self.samples
-        ]
+            if s.cumulative:
+                fields["cumulative"] = True
+            out.append(fields)
+        return out
 
 
 class LogRecord(_Input):

@@ -109,6 +109,7 @@ def snapshot(
                     "name": "system.network.io",
                     "value": value,
                     "labels": {"device": nic.device, "direction": direction},
+                    "cumulative": True,  # bytes since boot: the firehose adds .rate
                 }
             )
     samples += [

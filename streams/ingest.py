@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, NotRequired, cast
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, TypeAdapter, ValidationError
 from typing_extensions import TypedDict  # pydantic wants this one on Python < 3.12
 
 from processors.formats import NOT_JSON, FormatError, Payload
@@ -66,6 +66,7 @@ class _BatchSampleFields(TypedDict):
     labels: NotRequired[dict[str, str]]
     ts: NotRequired[Any]
     ts_ms: NotRequired[int]
+    cumulative: NotRequired[StrictBool]
 
 
 class _MetricBatchFields(TypedDict):
@@ -91,6 +92,7 @@ class _MetricSampleFields(TypedDict):
     host: Annotated[str, Field(min_length=1, max_length=255)]
     service: NotRequired[str | None]
     labels: NotRequired[dict[str, str]]
+    cumulative: NotRequired[StrictBool]
 
 
 _METRIC_SAMPLE: TypeAdapter[_MetricSampleFields] = TypeAdapter(_MetricSampleFields)
@@ -140,17 +142,18 @@ def expand_batch(data: dict[str, Any]) -> list[dict[str, Any]] | Rejected:
             sample_ms = _ts_ms(sample, ts_ms)
         except ValueError as exc:
             return Rejected("invalid_schema", f"field 'samples.{index}.ts': {exc}")
-        out.append(
-            {
-                "ts_ms": sample_ms,
-                "name": sample["name"],
-                "value": sample["value"],
-                "unit": sample.get("unit"),
-                "host": host,
-                "service": service,
-                "labels": {**labels, **own} if labels else own,
-            }
-        )
+        fields = {
+            "ts_ms": sample_ms,
+            "name": sample["name"],
+            "value": sample["value"],
+            "unit": sample.get("unit"),
+            "host": host,
+            "service": service,
+            "labels": {**labels, **own} if labels else own,
+        }
+        if sample.get("cumulative") is True:
+            fields["cumulative"] = True
+        out.append(fields)
     return out
 
 

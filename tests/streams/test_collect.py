@@ -59,11 +59,13 @@ def test_snapshot_of_fixed_readings() -> None:
                 "name": "system.network.io",
                 "value": 1_000,
                 "labels": {"device": "eth0", "direction": "receive"},
+                "cumulative": True,
             },
             {
                 "name": "system.network.io",
                 "value": 2_000,
                 "labels": {"device": "eth0", "direction": "transmit"},
+                "cumulative": True,
             },
             {"name": "system.cpu.load_average.1m", "value": 1.23},
             {"name": "system.cpu.load_average.5m", "value": 0.5},

@@ -47,6 +47,9 @@ CASES = {
     "value infinity as text": batch(samples=[sample(value="inf")]),
     "labels not strings": batch(labels={"a": 1}),
     "samples not a list": batch(samples={"name": "x"}),
+    "a running total": batch(samples=[sample(cumulative=True), sample(name="m2")]),
+    "cumulative false": batch(samples=[sample(cumulative=False)]),
+    "cumulative not a boolean": batch(samples=[sample(cumulative="yes")]),
 }
 
 
@@ -96,6 +99,8 @@ SAMPLES = {
     "value nan as text": {"ts": TS, "name": "cpu", "value": "NaN", "host": "h"},
     "value a list": {"ts": TS, "name": "cpu", "value": [1], "host": "h"},
     "labels not strings": {"ts": TS, "name": "cpu", "value": 1, "host": "h", "labels": {"a": 1}},
+    "a running total": {"ts": TS, "name": "tx", "value": 7, "host": "h", "cumulative": True},
+    "cumulative as text": {"ts": TS, "name": "tx", "value": 7, "host": "h", "cumulative": "1"},
 }
 
 
@@ -109,3 +114,15 @@ def sample_through_the_model(data: dict[str, Any]) -> dict[str, Any] | Rejected:
 @pytest.mark.parametrize("name", list(SAMPLES))
 def test_single_samples_decode_as_the_model_does(name: str) -> None:
     assert_same(decode_sample(SAMPLES[name]), sample_through_the_model(SAMPLES[name]))
+
+
+def test_a_batch_sample_marked_cumulative_keeps_the_mark_and_no_other_does() -> None:
+    expanded = expand_batch(CASES["a running total"])
+    assert not isinstance(expanded, Rejected)
+    assert [s.get("cumulative") for s in expanded] == [True, None]
+
+
+@pytest.mark.parametrize("data", [CASES["cumulative not a boolean"], SAMPLES["cumulative as text"]])
+def test_cumulative_must_be_a_boolean(data: dict[str, Any]) -> None:
+    decoded = expand_batch(data) if "samples" in data else decode_sample(data)
+    assert isinstance(decoded, Rejected) and "cumulative" in decoded.message, decoded

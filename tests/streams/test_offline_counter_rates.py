@@ -97,3 +97,33 @@ def test_a_cumulative_sum_gives_rate_windows_a_rule_fires_on(tmp_path: Path) -> 
 def test_a_delta_sum_is_no_running_total_and_gives_no_rate(tmp_path: Path) -> None:
     run = run_offline(rulebook_from_yaml(tmp_path, RULES), counters({"busy": 120}, 1))
     assert run.rejected == [] and run.signals == [] and run.actions == []
+
+
+def native(host: str, ts_ms: int, total: int, batch: bool) -> bytes:
+    """Our own record of the same running total: a single sample or a batch's sample,
+    marked ``"cumulative": true``."""
+    sample = {"name": "http.server.requests", "value": total, "cumulative": True}
+    if batch:
+        return orjson.dumps({"ts_ms": ts_ms, "host": host, "samples": [sample]})
+    return orjson.dumps({"ts_ms": ts_ms, "host": host, **sample})
+
+
+def test_native_samples_and_batch_samples_marked_cumulative_give_the_same_rates(
+    tmp_path: Path,
+) -> None:
+    def rates(batch: bool) -> list[tuple[str, int, float]]:
+        records = [
+            ("metrics", native("busy", T0 + step * 10 * S, 1_000 + 120 * step, batch))
+            for step in range(19)
+        ]
+        run = run_offline(rulebook_from_yaml(tmp_path, RULES), records)
+        assert run.rejected == []
+        return [
+            (s.group["host"], s.values["count"], s.values["mean"])
+            for s in run.signals
+            if s.kind == "window" and s.values["count"]
+        ]
+
+    expected = [("busy", 5.0, 12.0), ("busy", 6.0, 12.0), ("busy", 6.0, 12.0), ("busy", 1.0, 12.0)]
+    assert rates(batch=False) == expected
+    assert rates(batch=True) == expected
