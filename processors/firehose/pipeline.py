@@ -8,6 +8,8 @@ closed. Signals are appended to the caller's list, in the order they are made.
 
 A metric sample marked ``"cumulative": True`` (a running total, as the producer formats
 mark them) is followed by its rate sample (:mod:`processors.firehose.counter_rates`),
+and a reading that completes a host utilisation joined from several
+(:mod:`processors.firehose.host_joins`, Vector's CPU and memory) by that sample; each is
 scored and routed the same way, at the same offset.
 
 The shells (``streams/firehose.py`` over Kafka, ``streams/offline.py`` on a virtual
@@ -21,6 +23,7 @@ from typing import Any
 
 from processors.firehose.anomaly_feed import AnomalyFeed, AnomalyPlan
 from processors.firehose.counter_rates import CounterRates
+from processors.firehose.host_joins import JOINED, HostJoins
 from processors.firehose.routing import Routed, Router
 from processors.records import Signal
 from processors.rules.compiler import CompiledRulebook
@@ -48,7 +51,9 @@ class PartitionPipeline:
         self.anomalies: AnomalyFeed | None = None
         if source == "metric" and anomaly_plan is not None and anomaly_plan.metrics:
             self.anomalies = AnomalyFeed(anomaly_plan)
-        self.rates = CounterRates(max_counter_series) if source == "metric" else None
+        metric = source == "metric"
+        self.rates = CounterRates(max_counter_series) if metric else None
+        self.joins = HostJoins(max_counter_series) if metric else None
 
     def feed(
         self,
@@ -60,43 +65,69 @@ class PartitionPipeline:
     ) -> Routed:
         """The records decoded from the Kafka record at ``offset`` (signal ids of record
         rules and rule types end in ``<ref_prefix>/<offset>/<index>``; a cumulative
-        sample's rate has the index after its own, kept for it whether or not there is a
-        rate, so ids do not depend on what came before). PROCESSED if any record counted
-        somewhere, else LATE if any was late for every window it belongs to, else
-        REPLAYED (a restart read it again)."""
-        router, anomalies, rates = self.router, self.anomalies, self.rates
+        sample's rate has the index after its own, and a joined sample the next, each
+        kept whether or not the sample is made, so ids do not depend on what came
+        before). PROCESSED if any record counted somewhere, else LATE if any was late for
+        every window it belongs to, else REPLAYED (a restart read it again)."""
+        router, anomalies, rates, joins = self.router, self.anomalies, self.rates, self.joins
         needs_ref = router.needs_ref  # else no ref is built: the common case, per record
         processed = late = False
         index = 0
         for record in records:
-            while True:  # the record, then its rate if it has one
-                if anomalies is not None:
-                    anomaly = anomalies.add(record)
-                    if anomaly is not None:
-                        out.append(anomaly)
-                routed = router.route(
-                    record,
-                    ts_ms=record["ts_ms"],
-                    offset=offset,
-                    ref=f"{self.ref_prefix}/{offset}/{index}" if needs_ref else "",
-                    now_ms=now_ms,
-                    out=out,
-                )
-                if routed is Routed.PROCESSED:
-                    processed = True
-                elif routed is Routed.LATE:
-                    late = True
-                index += 1
-                if rates is None or record.get("cumulative") is not True:
-                    break
+            # self._route(record, …), inline: the hot path, once per record
+            if anomalies is not None:
+                anomaly = anomalies.add(record)
+                if anomaly is not None:
+                    out.append(anomaly)
+            routed = router.route(
+                record,
+                ts_ms=record["ts_ms"],
+                offset=offset,
+                ref=f"{self.ref_prefix}/{offset}/{index}" if needs_ref else "",
+                now_ms=now_ms,
+                out=out,
+            )
+            if routed is Routed.PROCESSED:
+                processed = True
+            elif routed is Routed.LATE:
+                late = True
+            index += 1
+            if rates is None or joins is None:
+                continue
+            if record.get("cumulative") is True:
                 rate = rates.rate(record)
-                if rate is None:
-                    index += 1  # the rate's index, kept
-                    break
-                record = rate
+                if rate is not None:
+                    routed = self._route(rate, offset, index, now_ms, out)
+                    processed |= routed is Routed.PROCESSED
+                    late |= routed is Routed.LATE
+                index += 1
+            if record["name"] in JOINED:
+                joined = joins.add(record)
+                if joined is not None:
+                    routed = self._route(joined, offset, index, now_ms, out)
+                    processed |= routed is Routed.PROCESSED
+                    late |= routed is Routed.LATE
+                index += 1
         if processed:
             return Routed.PROCESSED
         return Routed.LATE if late else Routed.REPLAYED
+
+    def _route(
+        self, record: Mapping[str, Any], offset: int, index: int, now_ms: int, out: list[Signal]
+    ) -> Routed:
+        if self.anomalies is not None:
+            anomaly = self.anomalies.add(record)
+            if anomaly is not None:
+                out.append(anomaly)
+        router = self.router
+        return router.route(
+            record,
+            ts_ms=record["ts_ms"],
+            offset=offset,
+            ref=f"{self.ref_prefix}/{offset}/{index}" if router.needs_ref else "",
+            now_ms=now_ms,
+            out=out,
+        )
 
     def close(self, now_ms: int) -> Iterator[Signal]:
         """What the partition's clock at processing time ``now_ms`` has passed: windows

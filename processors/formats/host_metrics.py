@@ -21,8 +21,9 @@ the canonical one.
 - OpenTelemetry ``system.filesystem.utilization``: itself, label ``mountpoint`` from
   ``system.filesystem.mountpoint`` (or ``mountpoint``).
 - Vector ``host_metrics`` ``filesystem_used_ratio`` (tag ``mountpoint``):
-  ``system.filesystem.utilization`` = value. Its memory comes as bytes used and total,
-  two readings that one pure decoder cannot join into a ratio: not mapped.
+  ``system.filesystem.utilization`` = value. Its CPU (seconds per mode) and memory
+  (bytes total and available) come as several readings, which one pure decoder cannot
+  join: the firehose does (processors/firehose/host_joins.py).
 - collectd (``collectd.py``), its plugins with ``ValuesPercentage true``: ``cpu``
   ``percent-idle`` (``ReportByCpu false``: no plugin instance) →
   ``system.cpu.utilization`` = 1 - idle/100; ``memory`` ``percent-used`` →
