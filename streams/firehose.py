@@ -101,8 +101,9 @@ class FirehoseBatch:
             topic = tp.topic
             fmt = self.formats[topic]
             processed = replayed = 0
-            rates = pipeline.rates
+            rates, joins = pipeline.rates, pipeline.joins
             evicted = rates.evicted if rates is not None else 0
+            hosts_evicted = joins.evicted if joins is not None else 0
             for record in records:
                 # Every step of one record (decode, validate, route, window, evaluate)
                 # under one guard: a bug in our code costs this record, never the loop.
@@ -138,6 +139,10 @@ class FirehoseBatch:
             if rates is not None:
                 metrics.inc(
                     "opsrules_counter_series_evicted_total", rates.evicted - evicted, topic=topic
+                )
+            if joins is not None:
+                metrics.inc(
+                    "opsrules_host_joins_evicted_total", joins.evicted - hosts_evicted, topic=topic
                 )
         for tp, pipeline in self.pipelines.items():
             router = pipeline.router

@@ -31,6 +31,9 @@ HELP = {
     "opsrules_counter_series_evicted_total": "Cumulative counter series forgotten to keep "
     "a partition's rate state within its bound, by topic; each one's next sample gives "
     "no rate.",
+    "opsrules_host_joins_evicted_total": "Hosts whose CPU and memory readings a partition "
+    "stopped joining to stay within its bound (OPSRULES_COUNTER_SERIES_MAX), by topic; "
+    "each one's next scrape starts afresh.",
     "opsrules_signals_decided_total": "Signals read by the decision tier (decided or "
     "dead-lettered).",
     "opsrules_rule_evaluations_total": "Rule evaluations in the decision tier, by rule.",

@@ -82,3 +82,22 @@ def test_counter_series_forgotten_for_the_bound_are_counted() -> None:
     ]  # fmt: skip
     batch.process({tp: records(topic, values)}, now_ms=NOW_MS + 10_000)
     assert metrics.value("opsrules_counter_series_evicted_total", topic=topic) == 4
+
+
+def test_hosts_forgotten_for_the_join_bound_are_counted() -> None:
+    settings = load_settings(counter_series_max=2)  # bounds the hosts joined, too
+    metrics = Metrics()
+    batch = FirehoseBatch(settings, shipped_rulebook(), metrics)
+    topic = settings.topic(settings.topic_metrics)
+    tp = TopicPartition(topic, 0)
+    # Vector's memory readings of three hosts in turn
+    values = [
+        orjson.dumps(
+            {"name": "memory_total_bytes", "namespace": "host", "kind": "absolute",
+             "timestamp": f"2026-11-28T20:54:0{i}Z", "tags": {"host": f"web-{i % 3}"},
+             "gauge": {"value": 8e9}}
+        )
+        for i in range(6)
+    ]  # fmt: skip
+    batch.process({tp: records(topic, values)}, now_ms=NOW_MS + 10_000)
+    assert metrics.value("opsrules_host_joins_evicted_total", topic=topic) == 4
