@@ -1,13 +1,15 @@
 """Real shippers, not fixtures: collectd (``write_kafka``), rsyslog (``omkafka``) and
-syslog-ng (``kafka-c()``) from Debian's packages, each configured with the text of
-tests/integration/shippers/ (what the README shows: only the broker, the topics and the
-paths are filled in, plus collectd's Interval), writing to a real broker; what they
-send is decoded as the worker decodes it, and a real worker fires the rules on it.
+syslog-ng (``kafka-c()``) from Debian's packages, and Telegraf (``outputs.kafka``) built
+from the Go module proxy, each configured with the text of tests/integration/shippers/
+(what the README shows: only the broker, the topics and the paths are filled in, plus
+the collection intervals), writing to a real broker; what they send is decoded as the
+worker decodes it, and a real worker fires the rules on it.
 
-The packages are installed when missing (tests/integration/debian_shippers.py: skipped,
-with the command to run, when they cannot be). The daemons run in the foreground as
-children of the test, with their pid files, state and sockets under tmp_path, and read
-only what the test gives them, except collectd, which reads this machine's real CPU,
+The packages are installed when missing (tests/integration/debian_shippers.py), the Go
+programs built when missing (tests/integration/go_shippers.py); either skips, with the
+command to run, when it cannot be. The daemons run in the foreground as children of the
+test, with their pid files, state and sockets under tmp_path, and read only what the
+test gives them, except collectd and Telegraf, which read this machine's real CPU,
 memory and filesystems.
 """
 
@@ -34,6 +36,7 @@ from streams.topics import ACTION_TYPES, action_topic, ensure_topics, topic_spec
 from streams.worker_process import start_worker, stop_worker
 from tests.conftest import REPO, isolated_settings
 from tests.integration.debian_shippers import Debian, Shipper, running
+from tests.integration.go_shippers import TELEGRAF, built
 from tests.integration.pipeline import Outputs, collect_outputs
 from tests.kafka_io import Received, consume, end_offsets, run
 
@@ -519,4 +522,78 @@ def test_syslog_ng_lines_reach_the_logs_topic_as_log_records(
     ] == [
         (host, program, severities[pri % 8], facilities[pri // 8], str(pid), text)
         for pri, program, pid, text in lines
+    ]
+
+
+# --- Telegraf ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def telegraf() -> Path:
+    return built(TELEGRAF)
+
+
+def telegraf_conf(tmp_path: Path, settings: OpsrulesSettings, data_format: str) -> Path:
+    text = render(
+        "telegraf.conf",
+        broker=settings.bootstrap_servers,
+        topic=settings.topic(settings.topic_metrics),
+    )
+    default = '  data_format = "influx"        # the default; "json" works too\n'
+    assert text.count(default) == 1
+    conf = tmp_path / "telegraf.conf"
+    conf.write_text(text.replace(default, f'  data_format = "{data_format}"\n'))
+    return conf
+
+
+@pytest.mark.parametrize("data_format", ["influx", "json"])
+def test_telegraf_host_metrics_decode_and_fire_the_host_rules(
+    telegraf: Path, data_format: str, kafka_bootstrap: str, tmp_path: Path, worker_of: Any
+) -> None:
+    """Real: Telegraf (built from the Go module proxy) reading this machine's CPU, memory
+    and disks every second, outputs.kafka as the README configures it (key: the host
+    tag) in its default line protocol and in JSON; the broker, the decoders and a worker
+    running the shipped CPU and memory rules made to fire on any value
+    (:func:`host_rules`)."""
+    host_rules(tmp_path / "rules")
+    settings = isolated_settings(kafka_bootstrap, rules_dir=tmp_path / "rules")
+    make_topics(settings)
+    conf = telegraf_conf(tmp_path, settings, data_format)
+    log = tmp_path / "telegraf.log"
+    worker_of(settings)
+    with running(
+        [str(telegraf), "--config", str(conf)],
+        log=log,
+        ready=lambda: b"Loaded outputs: kafka" in log.read_bytes(),
+    ):
+        wanted = {
+            ("host_cpu_saturated", "alert"),
+            ("host_cpu_saturated", "scale"),
+            ("host_memory_pressure", "alert"),
+        }
+        wait_for_actions(settings, wanted)
+    host = socket.gethostname()
+    records = everything(settings, settings.topic(settings.topic_metrics))
+    assert {r.key for r in records} == {host}  # routing_tag = "host"
+    samples = [s for r in records for s in decode(settings, "metrics", r.value)]
+    assert {s["host"] for s in samples} == {host}
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for sample in samples:
+        by_name.setdefault(sample["name"], []).append(sample)
+    # one canonical sample per reading of the whole host's idle time and used memory
+    total_idle = [s for s in by_name["cpu.usage_idle"] if s["labels"]["cpu"] == "cpu-total"]
+    assert len(by_name["system.cpu.utilization"]) == len(total_idle) > 0
+    for idle, busy in zip(total_idle, by_name["system.cpu.utilization"], strict=True):
+        assert busy["value"] == round(1 - idle["value"] / 100, 6)
+    assert len(by_name["system.memory.utilization"]) == len(by_name["mem.used_percent"]) > 0
+    assert all(0 <= s["value"] <= 1 for s in by_name["system.memory.utilization"])
+    mounts = {s["labels"]["mountpoint"] for s in by_name["system.filesystem.utilization"]}
+    assert "/" in mounts
+
+    out = run(collect_outputs(settings))
+    assert out.deadletters == []
+    assert sorted(_actions(out)) == [
+        ("host_cpu_saturated", "alert", "firing", {"host": host}),
+        ("host_cpu_saturated", "scale", "firing", {"host": host}),
+        ("host_memory_pressure", "alert", "firing", {"host": host}),
     ]
