@@ -98,14 +98,23 @@ def rule_version(rule: Rule) -> str:
     return hashlib.sha256(canonical).hexdigest()[:12]
 
 
+RECEIVERS_FILES = ("receivers.yaml", "receivers.yml")  # opsrules act's, beside the rules
+
+
 def rule_files(paths: Iterable[Path | str]) -> list[Path]:
-    """YAML files under each path (a file or a directory, not recursing into tests/),
-    each once."""
+    """YAML files under each path (a file or a directory, not recursing into tests/, and
+    leaving out the receivers file of ``opsrules act``), each once."""
     out: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            out.extend(sorted(p for p in path.glob("*.y*ml") if p.suffix in (".yaml", ".yml")))
+            out.extend(
+                sorted(
+                    p
+                    for p in path.glob("*.y*ml")
+                    if p.suffix in (".yaml", ".yml") and p.name not in RECEIVERS_FILES
+                )
+            )
         else:
             out.append(path)
     return list(dict.fromkeys(out))
