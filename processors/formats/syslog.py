@@ -33,6 +33,7 @@ authentication event).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from processors.formats import NOT_JSON, Format, FormatError, Payload
@@ -102,6 +103,35 @@ def parse_line(raw: bytes) -> SyslogMessage:
         app=tag[1] if tag else None,
         procid=(tag[2] or None) if tag else None,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class FileLine:
+    """What a syslog file line says besides its time: ``host``, ``program[pid]:``, and
+    the message after the tag."""
+
+    host: str
+    program: str | None
+    pid: str | None
+    message: str
+
+
+_ANY_FILE_TIME = re.compile(r"(?:\d{4}-\d\d-\d\dT\S+|[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d) (\S+) ")
+
+
+def file_line(text: str) -> FileLine | None:
+    """A line as syslog daemons write their files (``/var/log/auth.log``), with an RFC
+    3339 or an RFC 3164 time (its time is not read: a caller that has the line from a
+    file reader has a better one), or None. For shippers that send the lines of a log
+    file as they are (Filebeat, Fluent Bit's tail)."""
+    header = _ANY_FILE_TIME.match(text)
+    if header is None:
+        return None
+    rest = text[header.end() :].rstrip("\n")
+    tag = _TAG.match(rest)
+    if tag is None:
+        return FileLine(header[1], None, None, rest)
+    return FileLine(header[1], tag[1], tag[2] or None, rest[tag.end() :])
 
 
 def _rfc5424(

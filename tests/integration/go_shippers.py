@@ -1,14 +1,16 @@
 """Real shippers written in Go, built from the Go module proxy for
-tests/integration/test_real_shippers.py: Telegraf (``outputs.kafka``) and the
-OpenTelemetry Collector (``kafka`` exporter), as their users build them.
+tests/integration/test_real_shippers.py: Telegraf (``outputs.kafka``) and Filebeat
+(``output.kafka``), as their users build them.
 
 Building, once per machine and only for a shipper a test asks for: ``go install
 <package>@<version>`` (Telegraf, its custom build tags naming only the plugins the tests
-use) or ``go build`` of a module of ours (the Collector: what its builder, ocb, writes,
-in tests/integration/shippers/otelcol/), with the machine's Go, ``CGO_ENABLED=0``, into
+use) or ``go build`` of a module of ours (Filebeat: beats' own ``filebeat/main.go``, with
+beats' ``replace`` directives in our go.mod, in tests/integration/shippers/filebeat/),
+with the machine's Go, ``CGO_ENABLED=0``, into
 ``~/.cache/opsrules/go/<name>-<version>-<hash of the build>/``; the Go module and build
 caches are Go's own (``go env GOMODCACHE GOCACHE``), so a second build is seconds.
-Measured on this 2-core machine with empty caches: Telegraf 63 s (442 MB of modules).
+Measured on this 2-core machine with empty caches: Telegraf 63 s (442 MB of modules),
+Filebeat about 2.5 min (1.2 GB).
 
 No Go, or a build that fails (no module proxy reachable, a Go too old): the tests skip,
 naming the command to run.
@@ -72,6 +74,15 @@ TELEGRAF = GoBuild(
     # serializer is not built in without its tag.
     tags=("custom", "inputs.cpu", "inputs.mem", "inputs.disk", "outputs.kafka", "serializers.json"),
     ldflags="-X github.com/influxdata/telegraf/internal.Version=1.37.2",
+)
+
+
+FILEBEAT = GoBuild(
+    name="filebeat",
+    version="v7.17.29",
+    # beats' filebeat/main.go in a module of ours with beats' replace directives, which
+    # go install of beats itself refuses
+    module_dir=SHIPPERS / "filebeat",
 )
 
 

@@ -36,7 +36,7 @@ from streams.topics import ACTION_TYPES, action_topic, ensure_topics, topic_spec
 from streams.worker_process import start_worker, stop_worker
 from tests.conftest import REPO, isolated_settings
 from tests.integration.debian_shippers import Debian, Shipper, running
-from tests.integration.go_shippers import TELEGRAF, built
+from tests.integration.go_shippers import FILEBEAT, TELEGRAF, built
 from tests.integration.pipeline import Outputs, collect_outputs
 from tests.kafka_io import Received, consume, end_offsets, run
 
@@ -597,3 +597,86 @@ def test_telegraf_host_metrics_decode_and_fire_the_host_rules(
         ("host_cpu_saturated", "scale", "firing", {"host": host}),
         ("host_memory_pressure", "alert", "firing", {"host": host}),
     ]
+
+
+# --- Filebeat ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def filebeat() -> Path:
+    return built(FILEBEAT)
+
+
+def test_filebeat_auth_log_fires_failed_login_burst_and_app_lines_are_log_records(
+    filebeat: Path, kafka_bootstrap: str, tmp_path: Path, worker_of: Any
+) -> None:
+    """Filebeat 7.17 (built from the Go module proxy) with the README's output.kafka,
+    reading a file in auth.log's form: sshd's 26 attempts reach the security topic and
+    decode as authentication events, the other lines the logs topic as log records with
+    their program as service, all keyed by host; the shipped rules in a real worker fire
+    failed_login_burst for the address, and nothing else."""
+    settings = isolated_settings(kafka_bootstrap)
+    make_topics(settings)
+    logs_topic = settings.topic(settings.topic_logs)
+    security_topic = settings.topic(settings.topic_security)
+    home = tmp_path / "home"
+    (home / "module").mkdir(parents=True)  # else Filebeat logs an error about modules
+    auth_log = tmp_path / "auth.log"
+    auth_log.write_text("")
+    conf = tmp_path / "filebeat.yml"
+    conf.write_text(
+        render(
+            "filebeat.yml",
+            broker=settings.bootstrap_servers,
+            logs_topic=logs_topic,
+            security_topic=security_topic,
+            log_path=str(auth_log),
+            data_dir=str(tmp_path / "data"),
+            logs_dir=str(tmp_path / "logs"),
+        )
+    )
+    conf.chmod(0o600)  # Filebeat refuses a configuration others may write
+    host = socket.gethostname()
+    stamp = time.strftime("%b %e %H:%M:%S")
+    failures = [
+        f"{stamp} {host} sshd[4242]: Failed password for root from {ATTACKER} port {40000 + i} ssh2"
+        for i in range(FAILURES)
+    ]
+    accepted = (
+        f"{stamp} {host} sshd[4243]: Accepted publickey for alice from 198.51.100.2 port 50000 ssh2"
+    )
+    others = [
+        f"{stamp} {host} sshd[4242]: Connection closed by authenticating user root "
+        f"{ATTACKER} port 40000 [preauth]",
+        f"{stamp} {host} myapp[77]: disk /dev/sdz failed",
+    ]
+    worker_of(settings)
+    log = tmp_path / "filebeat.log"
+    argv = [str(filebeat), "-e", "-c", str(conf), "--path.home", str(home)]
+    with running(
+        argv, log=log, ready=lambda: b"Loading and starting Inputs completed" in log.read_bytes()
+    ):
+        with auth_log.open("a") as out:
+            out.writelines(f"{line}\n" for line in [*failures, accepted, *others])
+        wait_for_actions(settings, {("failed_login_burst", "alert")})
+        security = wait_for_records(settings, security_topic, FAILURES + 1)
+        logs = wait_for_records(settings, logs_topic, len(others))
+
+    assert {r.key for r in security + logs} == {host}
+    events = [e for r in security for e in decode(settings, "security", r.value)]
+    assert sorted(
+        (e["source"]["ip"], e["source"]["port"], e["event"]["outcome"]) for e in events
+    ) == [
+        ("198.51.100.2", 50000, "success"),
+        *((ATTACKER, 40000 + i, "failure") for i in range(FAILURES)),
+    ]
+    assert {(e["host"]["name"], e["process"]["name"]) for e in events} == {(host, "sshd")}
+    assert {e["agent"]["type"] for e in events} == {"filebeat"}  # Filebeat's fields stay
+    records = [rec for r in logs for rec in decode(settings, "logs", r.value)]
+    assert sorted((rec["host"], rec["service"], rec["body"]) for rec in records) == sorted(
+        [(host, "sshd", others[0]), (host, "myapp", others[1])]
+    )
+
+    out = run(collect_outputs(settings))
+    assert out.deadletters == []
+    assert _actions(out) == [("failed_login_burst", "alert", "firing", {"source.ip": ATTACKER})]

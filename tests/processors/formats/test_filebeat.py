@@ -110,3 +110,38 @@ def test_detection_goes_by_beats_metadata_or_the_ecs_shape(
 
 def test_the_format_is_named_filebeat_for_logs_and_security() -> None:
     assert (FILEBEAT.name, FILEBEAT.sources) == ("filebeat", {"log", "security"})
+
+
+def filebeat_line(line: str, **fields: object) -> Payload:
+    """Filebeat 7.17's event for one line of a file (its fixture's envelope)."""
+    document = orjson.loads(message("filebeat", "filebeat_7_17_auth_log_filestream").raw)
+    document.update(message=line, **fields)
+    return payload_of(orjson.dumps(document))
+
+
+def test_sshd_lines_of_a_syslog_file_become_authentication_events_and_others_stay() -> None:
+    failed = (
+        "2026-12-08T00:10:01.5+00:00 web-1 sshd-session[9]: Failed password for x from ::1 port 2"
+    )
+    [event] = decode(filebeat_line(failed), "security")
+    assert event["event"]["outcome"] == "failure"
+    assert (event["source"]["ip"], event["user"]["name"], event["host"]) == (
+        "::1",
+        "x",
+        {"name": "web-1"},
+    )
+    other = "Dec  8 00:10:01 vm sshd[1234]: Connection closed by 203.0.113.7 port 50000"
+    [event] = decode(filebeat_line(other), "security")
+    assert "event" not in event and "source" not in event
+    categorised = {"category": ["authentication"], "outcome": "success"}
+    line = "Dec  8 00:10:01 vm sshd[1]: Failed password for root from 203.0.113.7 port 5 ssh2"
+    [event] = decode(filebeat_line(line, event=categorised), "security")
+    assert event["event"] == categorised  # the Beat's own categorisation is kept
+
+
+def test_a_syslog_file_line_names_the_service_when_nothing_else_does() -> None:
+    line = "Dec  8 00:10:01 vm cron[77]: (root) CMD (run-parts /etc/cron.hourly)"
+    [record] = decode(filebeat_line(line), "log")
+    assert (record["service"], record["host"], record["body"]) == ("cron", "vm", line)
+    [record] = decode(filebeat_line("plain text, no syslog prefix"), "log")
+    assert record["service"] is None
