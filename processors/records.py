@@ -404,12 +404,17 @@ class SilenceRecord(BaseModel):
 
 
 class ActionResult(_Input):
-    """An executor's report on one action (``ops.actions.results``, key = action id)."""
+    """An executor's report on one action (``ops.actions.results``, key = action id);
+    ``opsrules act`` writes one per action and receiver."""
 
     action_id: str
     status: Literal["succeeded", "failed", "skipped"]
     executor: str = "unknown"
     message: str = ""
+    receiver: str | None = None
+    attempts: int | None = None
+    duration_ms: float | None = None
+    error: str = ""  # why it failed
 
 
 DeadLetterReason = Literal[

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -59,18 +60,44 @@ def _cmd_worker(args: argparse.Namespace, settings: OpsrulesSettings) -> int:
     )
 
 
+def _cmd_act(args: argparse.Namespace, settings: OpsrulesSettings) -> int:
+    from streams.act import run_act
+
+    return run_act(
+        settings,
+        receivers_file=args.receivers,
+        dry_run=args.dry_run,
+        timeout_s=args.timeout,
+        loglevel=args.loglevel,
+    )
+
+
 def _cmd_check(args: argparse.Namespace, settings: OpsrulesSettings) -> int:
-    from processors.rules.loader import load_rules, rule_files
+    from processors.executors.loader import load_receivers
+    from processors.rules.loader import RECEIVERS_FILES, load_rules, rule_files
 
     paths = args.paths or [settings.rules_dir]
-    files = rule_files(paths)
-    result = load_rules(paths)
-    for error in result.errors:
+    receivers = [Path(p) for p in paths if Path(p).name in RECEIVERS_FILES and Path(p).is_file()]
+    paths = [p for p in paths if Path(p) not in receivers]
+    for directory in (Path(p) for p in paths if Path(p).is_dir()):
+        receivers += [directory / name for name in RECEIVERS_FILES if (directory / name).is_file()]
+    if not args.paths and settings.receivers_file.is_file():
+        receivers.append(settings.receivers_file)
+    receivers = list(dict.fromkeys(p.resolve() for p in receivers))
+    files = rule_files(paths) if paths else []
+    result = load_rules(paths) if paths else None
+    errors = list(result.errors) if result is not None else []
+    for path in receivers:
+        errors += load_receivers(Path(os.path.relpath(path))).errors
+    for error in errors:
         print(error)
-    if result.errors:
-        print(f"{len(result.errors)} error(s) in {len(files)} file(s)", file=sys.stderr)
+    count = len(files) + len(receivers)
+    if errors:
+        print(f"{len(errors)} error(s) in {count} file(s)", file=sys.stderr)
         return 1
-    print(f"{len(result.rules)} rules OK in {len(files)} file(s)", file=sys.stderr)
+    rules = len(result.rules) if result is not None else 0
+    also = f" and {len(receivers)} receivers file(s)" if receivers else ""
+    print(f"{rules} rules OK in {len(files)} file(s){also}", file=sys.stderr)
     return 0
 
 
@@ -149,9 +176,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser(
         "check",
-        help="validate rule files, reporting every error as path:line:col",
+        help="validate rule files and the receivers file, every error as path:line:col",
         description="Loads every rule file under PATH (default: OPSRULES_RULES_DIR, "
-        "'rules') and prints every error, one per line: path:line:col: rule <id>: message. "
+        "'rules') and the receivers file of opsrules act (receivers.yaml in those "
+        "directories, or given as a PATH; by default also OPSRULES_RECEIVERS_FILE) and "
+        "prints every error, one per line: path:line:col: rule <id>: message. "
         "Exit status 1 on any error.",
     )
     check.add_argument("paths", nargs="*", metavar="PATH", help="rule files or directories")
@@ -219,6 +248,27 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--no-decisions", action="store_true", help="run the firehose only")
     worker.add_argument("--loglevel", default="info", choices=["debug", "info", "warning"])
     worker.set_defaults(handler=_cmd_worker)
+
+    act = sub.add_parser(
+        "act",
+        help="carry actions out: webhooks, Alertmanager, PagerDuty, Slack, commands, kubectl",
+        description="Consumes the action topics and delivers each action to the receivers "
+        "that the receivers file's routing tree names (--receivers, else "
+        "OPSRULES_RECEIVERS_FILE, default rules/receivers.yaml), with retries; writes one "
+        "result per action and receiver to ops.actions.results. A restart delivers again "
+        "only what was in flight, with the same Idempotency-Key. Stops cleanly on "
+        "SIGINT/SIGTERM.",
+    )
+    act.add_argument("--receivers", type=Path, metavar="FILE", help="the receivers file")
+    act.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print each request and program as one JSON line instead of sending it "
+        "(secrets shown as <secret>); writes no results and commits nothing",
+    )
+    act.add_argument("--timeout", type=float, metavar="S", help="stop after S seconds")
+    act.add_argument("--loglevel", default="info", choices=["debug", "info", "warning"])
+    act.set_defaults(handler=_cmd_act)
 
     demo = sub.add_parser(
         "demo",

@@ -34,6 +34,12 @@ HELP = {
     "opsrules_host_joins_evicted_total": "Hosts whose CPU and memory readings a partition "
     "stopped joining to stay within its bound (OPSRULES_COUNTER_SERIES_MAX), by topic; "
     "each one's next scrape starts afresh.",
+    "opsrules_act_actions_total": "Actions opsrules act read, by type.",
+    "opsrules_act_deliveries_total": "Deliveries opsrules act finished, by receiver and "
+    "status (succeeded, failed).",
+    "opsrules_act_attempts_total": "Attempts opsrules act made, retries included, by receiver.",
+    "opsrules_act_deliveries_skipped_total": "Deliveries not made again because the "
+    "deliveries topic says they were made (an action read again after a restart).",
     "opsrules_signals_decided_total": "Signals read by the decision tier (decided or "
     "dead-lettered).",
     "opsrules_rule_evaluations_total": "Rule evaluations in the decision tier, by rule.",
@@ -45,6 +51,11 @@ HELP = {
     "opsrules_rules_reloads_total": "Changes of the rule files seen by the worker, by "
     "result (applied, or refused because the files have errors).",
 }
+HISTOGRAM_HELP = {
+    "opsrules_act_delivery_seconds": "opsrules act: time from a delivery's start to its "
+    "result, retries and pauses included, by receiver.",
+}
+
 GAUGE_HELP = {
     "opsrules_loop_started_timestamp_seconds": "When each batch loop started consuming "
     "(Unix time), by component.",
@@ -52,11 +63,39 @@ GAUGE_HELP = {
 
 Labels = tuple[tuple[str, str], ...]
 
+# Upper bounds of histogram buckets, in seconds: a loopback webhook's milliseconds to a
+# program's minute.
+BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+class Histogram:
+    __slots__ = ("counts", "sum")
+
+    def __init__(self) -> None:
+        self.counts = [0] * (len(BUCKETS_S) + 1)  # the last: above every bound (+Inf)
+        self.sum = 0.0
+
+    def observe(self, value: float) -> None:
+        self.sum += value
+        for i, bound in enumerate(BUCKETS_S):
+            if value <= bound:
+                self.counts[i] += 1
+                return
+        self.counts[-1] += 1
+
 
 class Metrics:
     def __init__(self) -> None:
         self.counters: Counter[tuple[str, Labels]] = Counter()
         self.gauges: dict[tuple[str, Labels], float] = {}
+        self.histograms: dict[tuple[str, Labels], Histogram] = {}
+
+    def observe(self, name: str, value: float, **labels: str) -> None:
+        key = (name, tuple(sorted(labels.items())))
+        histogram = self.histograms.get(key)
+        if histogram is None:
+            histogram = self.histograms[key] = Histogram()
+        histogram.observe(value)
 
     def set(self, name: str, value: float, **labels: str) -> None:
         self.gauges[(name, tuple(sorted(labels.items())))] = value
@@ -87,6 +126,21 @@ class Metrics:
                 if n == name:
                     text = ",".join(f'{k}="{_escape(v)}"' for k, v in labels)
                     lines.append(f"{name}{{{text}}} {gauge}" if text else f"{name} {gauge}")
+        for name in sorted({n for n, _ in self.histograms}):
+            lines.append(f"# HELP {name} {HISTOGRAM_HELP.get(name, name)}")
+            lines.append(f"# TYPE {name} histogram")
+            for (n, labels), histogram in sorted(self.histograms.items()):
+                if n != name:
+                    continue
+                text = ",".join(f'{k}="{_escape(v)}"' for k, v in labels)
+                sep = "," if text else ""
+                running = 0
+                for bound, count in zip((*BUCKETS_S, "+Inf"), histogram.counts, strict=True):
+                    running += count
+                    lines.append(f'{name}_bucket{{{text}{sep}le="{bound}"}} {running}')
+                labelled = f"{{{text}}}" if text else ""
+                lines.append(f"{name}_sum{labelled} {histogram.sum}")
+                lines.append(f"{name}_count{labelled} {running}")
         return "\n".join(lines) + "\n"
 
     def summary(self) -> str:

@@ -98,6 +98,19 @@ class OpsrulesSettings(BaseSettings):
         "event clock with processing time, so its windows close.",
     )
     rules_dir: Path = Field(Path("rules"), description="Where the rule files are.")
+    receivers_file: Path = Field(
+        Path("rules/receivers.yaml"),
+        description="Where opsrules act sends actions: receivers and the routing tree.",
+    )
+    act_max_in_flight: int = Field(
+        1000,
+        ge=1,
+        description="Deliveries opsrules act has started and not finished before it "
+        "fetches more actions.",
+    )
+    act_concurrency: int = Field(
+        4, ge=1, le=256, description="Deliveries each receiver makes at once."
+    )
     dry_run: bool = Field(
         False,
         description="Decide and record every action on the decisions topic, send none "

@@ -70,10 +70,17 @@ def firing_alerts_topic(settings: OpsrulesSettings) -> str:
     return settings.topic(f"{settings.app_id}.alerts.firing")
 
 
+def deliveries_topic(settings: OpsrulesSettings) -> str:
+    """What ``opsrules act`` delivered (compacted, key ``<action id>/<receiver>``): read
+    when partitions are assigned, so a restart or another instance skips what is done.
+    A week is kept: an action is redelivered only until its offset is committed."""
+    return settings.topic(f"{settings.app_id}.act.deliveries")
+
+
 def topic_specs(settings: OpsrulesSettings) -> list[TopicSpec]:
     """Every topic opsrules reads or writes, with its full name and partitions: the
-    topics of :data:`TOPIC_ROLES`, then the internal ``alerts_changelog`` and
-    ``alerts_firing``."""
+    topics of :data:`TOPIC_ROLES`, then the internal ``alerts_changelog``,
+    ``alerts_firing`` and ``act_deliveries``."""
     return [
         TopicSpec(
             role=role,
@@ -94,6 +101,12 @@ def topic_specs(settings: OpsrulesSettings) -> list[TopicSpec]:
             name=firing_alerts_topic(settings),
             partitions=settings.partitions,
             config={"cleanup.policy": "compact"},
+        ),
+        TopicSpec(
+            role="act_deliveries",
+            name=deliveries_topic(settings),
+            partitions=settings.partitions,
+            config={"cleanup.policy": "compact,delete", "retention.ms": str(7 * 86_400_000)},
         ),
     ]
 

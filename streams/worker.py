@@ -16,6 +16,7 @@ import gc
 import logging
 import os
 import signal
+from collections.abc import Callable
 from typing import Any
 
 import faust
@@ -129,6 +130,41 @@ def run_worker(
 ) -> int:
     """Run until stopped; return the process exit code."""
     rulebook = load_rulebook(settings)
+
+    def services(loop: asyncio.AbstractEventLoop, metrics: Metrics) -> list[Service]:
+        out: list[Service] = []
+        if firehose:
+            out.append(FirehoseService(settings, rulebook, metrics, loop=loop))
+        if decisions:
+            out.append(DecisionService(settings, rulebook, metrics, loop=loop))
+        if settings.rules_reload_interval_s > 0:
+            tiers = [s for s in out if isinstance(s, DecisionService | FirehoseService)]
+            tiers.sort(key=lambda tier: not isinstance(tier, DecisionService))  # decisions first
+            out.append(
+                RulesWatcher(
+                    settings.rules_dir,
+                    rulebook,
+                    lambda: load_rulebook(settings),
+                    tiers,
+                    metrics,
+                    interval_s=settings.rules_reload_interval_s,
+                    loop=loop,
+                )
+            )
+        return out
+
+    return run_services(settings, services, timeout_s=timeout_s, loglevel=loglevel)
+
+
+def run_services(
+    settings: OpsrulesSettings,
+    build: Callable[[asyncio.AbstractEventLoop, Metrics], list[Service]],
+    *,
+    timeout_s: float | None = None,
+    loglevel: str = "info",
+) -> int:
+    """Host the services ``build`` makes (batch loops and their helpers) in a faust
+    worker, once the topics exist; run until stopped; return the process exit code."""
     tune_gc()
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
@@ -143,25 +179,7 @@ def run_worker(
         log.info("created topics: %s", ", ".join(created))
     metrics = Metrics()
     app = create_app(settings, metrics)
-    services: list[Service] = []
-    if firehose:
-        services.append(FirehoseService(settings, rulebook, metrics, loop=loop))
-    if decisions:
-        services.append(DecisionService(settings, rulebook, metrics, loop=loop))
-    if settings.rules_reload_interval_s > 0:
-        tiers = [s for s in services if isinstance(s, DecisionService | FirehoseService)]
-        tiers.sort(key=lambda tier: not isinstance(tier, DecisionService))  # decisions first
-        services.append(
-            RulesWatcher(
-                settings.rules_dir,
-                rulebook,
-                lambda: load_rulebook(settings),
-                tiers,
-                metrics,
-                interval_s=settings.rules_reload_interval_s,
-                loop=loop,
-            )
-        )
+    services = build(loop, metrics)
     if timeout_s is not None:
         services.append(StopAfter(timeout_s, loop=loop))
     # The loops consume once the app is up: /metrics then counts from the first record.

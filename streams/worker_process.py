@@ -1,5 +1,5 @@
-"""``opsrules worker`` as a child process with given settings: the integration tests
-and the benchmarks start and stop workers this one way."""
+"""``opsrules worker`` (and ``opsrules act``) as a child process with given settings: the
+integration tests and the benchmarks start and stop them this one way."""
 
 from __future__ import annotations
 
@@ -24,10 +24,23 @@ def start_worker(
 ) -> subprocess.Popen[bytes]:
     """``opsrules worker *args`` on ``settings``, its output (stdout and stderr) in
     ``log``."""
+    return start_command(settings, "worker", *args, log=log, cwd=cwd)
+
+
+def start_command(
+    settings: OpsrulesSettings,
+    command: str,
+    *args: str,
+    log: Path,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """``opsrules <command> *args`` on ``settings`` (and ``env`` besides), its output
+    (stdout and stderr) in ``log``."""
     with log.open("wb") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker", *args],
-            env=settings_env(settings),
+            [sys.executable, "-m", "streams.cli", command, *args],
+            env={**settings_env(settings), **(env or {})},
             stdout=out,
             stderr=subprocess.STDOUT,
             cwd=cwd,

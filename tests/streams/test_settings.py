@@ -24,10 +24,11 @@ def test_environment_prefix_names_and_overrides(monkeypatch: pytest.MonkeyPatch)
     names = {s.role: s.name for s in topic_specs(settings)}
     assert names["metrics"] == "team-a.ops.metrics"
     assert names["signals"] == "team-a.my.signals"
-    assert set(names) == {*TOPIC_ROLES, "alerts_changelog", "alerts_firing"}
-    assert len(names) == 16
+    assert set(names) == {*TOPIC_ROLES, "alerts_changelog", "alerts_firing", "act_deliveries"}
+    assert len(names) == 17
     assert names["alerts_changelog"] == "team-a.ops-a.alerts.changelog"
     assert names["alerts_firing"] == "team-a.ops-a.alerts.firing"
+    assert names["act_deliveries"] == "team-a.ops-a.act.deliveries"
     assert names["silences"] == "team-a.ops.silences"
     assert names["decisions"] == "team-a.ops.decisions"
     assert settings.group_id("firehose") == "ops-a.firehose"
