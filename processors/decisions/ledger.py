@@ -67,6 +67,12 @@ class Ledger:
         self.latest_ms = max(self.latest_ms, ts_ms)
 
     def record_result(self, action_id: str, status: str, ts_ms: int, message: str = "") -> None:
+        """An executor's report. An action delivered to several receivers has a report
+        from each: it failed when any of them failed, so a later success does not undo
+        a failure (the breaker counts the action as failed)."""
+        known = self.results.get(action_id)
+        if known is not None and known.status == "failed" and status != "failed":
+            return
         self.results[action_id] = Result(status, ts_ms, message)
 
     def count(self, key: str, since_ms: int, until_ms: int, exclude_id: str) -> int:
