@@ -42,6 +42,7 @@ class Hook:
     requests: list[dict[str, Any]] = field(default_factory=list)
     statuses: dict[str, list[int]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    delay_s: float = 0.0  # how long each answer takes
 
     @property
     def url(self) -> str:
@@ -66,12 +67,13 @@ def hook() -> Iterator[Hook]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            with recorder.lock:
+            with recorder.lock:  # recorded as it arrives, answered after delay_s
                 recorder.requests.append(
                     {"path": self.path, "headers": dict(self.headers), "body": body}
                 )
                 queued = recorder.statuses.get(self.path)
                 status = queued.pop(0) if queued else 200
+            time.sleep(recorder.delay_s)
             answer = b'{"error": "try later"}' if status >= 400 else b"{}"
             self.send_response(status)
             self.send_header("Content-Length", str(len(answer)))
