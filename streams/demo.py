@@ -1,10 +1,13 @@
 """``opsrules demo``: the whole loop on a real broker, in one command.
 
 Starts (or reuses) the local Kafka, ensures the topics, runs ``opsrules worker`` with
-the rules in ``rules/`` as a child process, plays a scenario (``streams/scenarios.py``)
-into the input topics with event time running 60x, and shows the actions as they
-arrive. Exits when every action the rules must produce for the scenario arrived (0),
-on timeout (1) or on Ctrl-C; stops the worker cleanly and, unless ``--keep``, the
+the rules in ``rules/`` and ``opsrules act`` as child processes, plays a scenario
+(``streams/scenarios.py``) into the input topics with event time running 60x, and
+shows the actions as they arrive and as act delivers them. act's receivers file is the
+demo's own (every action to a webhook on 127.0.0.1 that the demo serves), never
+``rules/receivers.yaml``, whose commands could act on this machine. Exits when every
+action the rules must produce for the scenario arrived and was delivered (0), on
+timeout (1) or on Ctrl-C; stops both processes cleanly and, unless ``--keep``, the
 broker it started.
 """
 
@@ -13,12 +16,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -63,27 +70,64 @@ def _local_kafka(settings: OpsrulesSettings, keep: bool) -> Iterator[None]:
 
 
 @contextmanager
-def _worker(settings: OpsrulesSettings) -> Iterator[subprocess.Popen[bytes]]:
-    log_path = state_dir(settings) / "demo-worker.log"
+def _child(settings: OpsrulesSettings, name: str, *args: str) -> Iterator[subprocess.Popen[bytes]]:
+    """``opsrules <name> *args`` as a child process, stopped with SIGTERM at the end."""
+    log_path = state_dir(settings) / f"demo-{name}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, OPSRULES_BOOTSTRAP_SERVERS=settings.bootstrap_servers)
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker"],
+            [sys.executable, "-m", "streams.cli", name, *args],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    _say(f"worker started (pid {proc.pid}, log {log_path})")
+    _say(f"{name} started (pid {proc.pid}, log {log_path})")
     try:
         yield proc
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
             code = proc.wait(timeout=60)
-            _say(f"worker stopped cleanly (exit {code})")
+            _say(f"{name} stopped cleanly (exit {code})")
         else:
-            _say(f"worker had exited with {proc.returncode}; see {log_path}")
+            _say(f"{name} had exited with {proc.returncode}; see {log_path}")
+
+
+@contextmanager
+def _webhook() -> Iterator[tuple[str, queue.Queue[dict[str, Any]]]]:
+    """A webhook receiver on 127.0.0.1 (a free port): its URL, and the actions it got."""
+    got: queue.Queue[dict[str, Any]] = queue.Queue()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            got.put(orjson.loads(body))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/demo", got
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _receivers_file(settings: OpsrulesSettings, url: str) -> Path:
+    path = state_dir(settings) / "demo-receivers.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "# opsrules demo: every action to the demo's own webhook\n"
+        f'receivers:\n  - name: demo-webhook\n    webhook: {{url: "{url}"}}\n'
+        "route:\n  receiver: demo-webhook\n"
+    )
+    return path
 
 
 _COLUMNS = "{:<8}  {:>6}  {:<8}  {:<8}  {:<8}  {:<20}  {:<18}  {}"
@@ -110,9 +154,11 @@ async def _watch(
     timeout_s: float,
     speed: float | None,
     as_json: bool,
+    delivered: queue.Queue[dict[str, Any]],
 ) -> int:
-    """Send the scenario and print each action as it arrives, until the actions the
-    rules must produce for it all arrived (0) or the timeout (1)."""
+    """Send the scenario and print each action as it arrives and as act delivers it,
+    until the actions the rules must produce for it all arrived and were delivered (0)
+    or the timeout (1)."""
     start_ms = default_start_ms(int(time.time() * 1000))
     rulebook = load_rulebook(settings)
     expected = run_offline(
@@ -141,8 +187,9 @@ async def _watch(
         )
         wanted = {a.id for a in expected}
         seen: set[str] = set()
+        handed: set[str] = set()
         deadline = time.monotonic() + timeout_s
-        while not wanted <= seen and time.monotonic() < deadline:
+        while not (wanted <= seen and wanted <= handed) and time.monotonic() < deadline:
             if sender.done():
                 sender.result()  # raise a send failure now
             for records in (await consumer.getmany(timeout_ms=250)).values():
@@ -150,17 +197,23 @@ async def _watch(
                     body = orjson.loads(record.value)
                     seen.add(body["id"])
                     print(record.value.decode() if as_json else _row(body, start_ms), flush=True)
+            while not delivered.empty():
+                body = delivered.get()
+                if body["id"] in wanted and body["id"] not in handed:
+                    handed.add(body["id"])
+                    what = f"{body['type']} {body['status']} of {body['rule_id']}"
+                    _say(f"act delivered the {what} to demo-webhook")
         if not sender.done():
             sender.cancel()
-        missing = wanted - seen
-        if missing:
+        missing, undelivered = wanted - seen, wanted - handed
+        if missing or undelivered:
             _say(
                 f"timed out after {timeout_s:.0f}s: {len(missing)} of {len(wanted)} actions "
-                "did not arrive"
+                f"did not arrive, {len(undelivered)} were not delivered"
             )
             return 1
         _say(
-            f"done: {len(seen)} actions for {scenario}"
+            f"done: {len(seen)} actions for {scenario}, {len(handed)} delivered by act"
             + (f" (the rules expected {len(wanted)})" if len(seen) != len(wanted) else "")
         )
         return 0
@@ -185,8 +238,12 @@ def run_demo(
             created = asyncio.run(ensure_topics(settings))
             if created:
                 _say(f"created {len(created)} topics")
-            with _worker(settings):
-                return asyncio.run(_watch(settings, scenario, timeout_s, speed, as_json))
+            with (
+                _webhook() as (url, delivered),
+                _child(settings, "worker"),
+                _child(settings, "act", "--receivers", str(_receivers_file(settings, url))),
+            ):
+                return asyncio.run(_watch(settings, scenario, timeout_s, speed, as_json, delivered))
     except KeyboardInterrupt:
         _say("interrupted")
         return 130

@@ -1,5 +1,6 @@
 """`opsrules demo` end to end: the cpu-saturation scenario shows an alert and a scale
-action (and the resolved alert), as JSON lines on stdout, and exits 0."""
+action (and the resolved alert), as JSON lines on stdout, opsrules act delivers each to
+the demo's webhook, and it exits 0."""
 
 from __future__ import annotations
 
@@ -36,5 +37,7 @@ def test_demo_shows_the_cpu_saturation_actions(kafka_bootstrap: str) -> None:
         ("host_cpu_saturated", "scale", "firing"),
     ]
     assert all(a["group"] == {"host": "web-1"} for a in actions)
-    assert "done: 3 actions for cpu-saturation" in done.stderr
+    assert "done: 3 actions for cpu-saturation, 3 delivered by act" in done.stderr
+    assert "act delivered the scale firing of host_cpu_saturated to demo-webhook" in done.stderr
     assert "worker stopped cleanly (exit 0)" in done.stderr
+    assert "act stopped cleanly (exit 0)" in done.stderr
