@@ -77,3 +77,9 @@ def test_a_file_that_is_not_a_mapping_says_what_one_holds(tmp_path: Path) -> Non
     assert errors(tmp_path, "- name: x\n") == [
         "1:1: a receivers file is a mapping with 'receivers:' and 'route:'"
     ]
+
+
+def test_the_readmes_receivers_example_is_a_clean_receivers_file(tmp_path: Path) -> None:
+    readme = (REPO / "README.md").read_text()
+    example = readme.split("## Carrying actions out")[1].split("```yaml\n")[1].split("```")[0]
+    assert errors(tmp_path, example) == []
