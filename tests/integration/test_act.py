@@ -43,6 +43,7 @@ class Hook:
     statuses: dict[str, list[int]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     delay_s: float = 0.0  # how long each answer takes
+    delays: dict[str, float] = field(default_factory=dict)  # … at these paths instead
 
     @property
     def url(self) -> str:
@@ -73,7 +74,7 @@ def hook() -> Iterator[Hook]:
                 )
                 queued = recorder.statuses.get(self.path)
                 status = queued.pop(0) if queued else 200
-            time.sleep(recorder.delay_s)
+            time.sleep(recorder.delays.get(self.path, recorder.delay_s))
             answer = b'{"error": "try later"}' if status >= 400 else b"{}"
             self.send_response(status)
             self.send_header("Content-Length", str(len(answer)))
@@ -278,3 +279,73 @@ def test_dry_run_prints_the_requests_with_secrets_hidden_and_sends_nothing(
     assert chat["url"] == "<secret>"
     assert hook.requests == []
     assert results(act.settings, expect=0) == []
+
+
+def test_a_slow_receiver_does_not_hold_up_the_others(act: Act, hook: Hook, tmp_path: Path) -> None:
+    hook.delays["/slow"] = 2.0
+    act.receivers.write_text(
+        f"""
+receivers:
+  - name: slow
+    webhook: {{url: "{hook.url}/slow", timeout: 10s}}
+  - name: fast
+    webhook: {{url: "{hook.url}/fast"}}
+route:
+  receiver: fast
+  routes:
+    - match: {{type: alert}}
+      receiver: slow
+      continue: true
+    - match: {{type: alert}}
+      receiver: fast
+"""
+    )
+    actions = [make_action(id=f"a-{n}", fingerprint=f"f-{n}") for n in range(20)]
+    run(send_actions(act.settings, actions))
+    process = act.start()
+    try:
+        hook.wait_for("/fast", 20, timeout_s=30)
+        # 4 workers on the slow receiver, 2 s each: 20 take 10 s; the fast ones are done
+        assert len(hook.at("/slow")) <= 8
+        hook.wait_for("/slow", 20, timeout_s=60)
+    finally:
+        assert stop_worker(process) == 0, act.log.read_text()[-3000:]
+
+
+FAKE_KUBECTL = """
+import json, sys
+args = sys.argv[1:]
+open(sys.argv[0] + ".log", "a").write(json.dumps(args) + "\\n")
+if "hpa" in args:
+    print(json.dumps({"items": []}))
+elif "get" in args:
+    print(3)
+"""
+
+
+def test_kubernetes_scales_through_kubectl_argv(act: Act, hook: Hook, tmp_path: Path) -> None:
+    kubectl = tmp_path / "kubectl.py"
+    kubectl.write_text(FAKE_KUBECTL)
+    act.receivers.write_text(
+        f"""
+receivers:
+  - name: k8s
+    kubernetes: {{namespace: prod, kubectl: [{json.dumps(sys.executable)}, "{kubectl}"]}}
+route:
+  receiver: k8s
+"""
+    )
+    scale = make_action(id="a-scale", type="scale", params={"target": "deployment/web", "delta": 2})
+    run(send_actions(act.settings, [scale]))
+    process = act.start()
+    try:
+        [result] = [r.json() for r in results(act.settings, expect=1)]
+    finally:
+        assert stop_worker(process) == 0, act.log.read_text()[-3000:]
+    assert (result["status"], result["message"]) == ("succeeded", "deployment/web: 3 -> 5 replicas")
+    calls = [json.loads(line) for line in (tmp_path / "kubectl.py.log").read_text().splitlines()]
+    assert calls == [
+        ["--namespace", "prod", "get", "hpa", "-o", "json"],
+        ["--namespace", "prod", "get", "deployment/web", "-o", "jsonpath={.spec.replicas}"],
+        ["--namespace", "prod", "scale", "deployment/web", "--replicas=5", "--current-replicas=3"],
+    ]
