@@ -44,7 +44,7 @@ from pydantic import ValidationError
 
 from processors.executors.loader import Receivers, load_receivers
 from processors.executors.plans import plan
-from processors.executors.progress import PartitionProgress
+from processors.executors.progress import PartitionProgress, RecentKeys
 from processors.executors.requests import (
     ERROR_CHARS,
     Answer,
@@ -67,6 +67,7 @@ from streams.topics import ACTION_TYPES, action_topic, deliveries_topic
 log = logging.getLogger(__name__)
 
 MAX_ANSWER_BYTES = 65_536  # of a server's answer or a program's output, kept to report
+MAX_DONE_KEYS = 500_000  # deliveries remembered as done (processors/executors/progress.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,14 +109,13 @@ class ActService(BatchLoopService):
         self.results_topic = settings.topic(settings.topic_actions_results)
         self.deadletter_topic = settings.topic(settings.topic_deadletter)
         self.source = f"opsrules/{settings.app_id}/act"
-        self.done: set[str] = set()  # delivery keys finished, here or by another instance
+        self.done = RecentKeys(MAX_DONE_KEYS)  # deliveries finished, here or elsewhere
         self.progress: dict[TopicPartition, PartitionProgress] = {}
         self.queues: dict[str, asyncio.Queue[Delivery]] = {
             name: asyncio.Queue() for name in receivers.by_name
         }
         self.in_flight = 0
-        self._room = asyncio.Event()
-        self._room.set()
+        self._paused: list[TopicPartition] = []  # while too many deliveries are unfinished
         self._idle = asyncio.Event()
         self._idle.set()
         self._draining = False
@@ -169,7 +169,10 @@ class ActService(BatchLoopService):
             return
         topic_partitions = list(range(self.settings.partitions))
         states = await read_compacted(self.settings, self.deliveries_topic, topic_partitions)
-        self.done = {key for by_key in states.values() for key in by_key}
+        self.done = RecentKeys(MAX_DONE_KEYS)
+        for by_key in states.values():
+            for key in by_key:
+                self.done.add(key)
         log.info("act: %d deliveries already made", len(self.done))
 
     def revoked(self, partitions: list[TopicPartition]) -> None:
@@ -206,15 +209,21 @@ class ActService(BatchLoopService):
     # -- fetching -----------------------------------------------------------------------
 
     async def handle(self, batches: dict[TopicPartition, list[Any]]) -> None:
+        """Start every record's deliveries; then, with ``act_max_in_flight`` or more
+        deliveries unfinished, pause fetching until half of them are (the loop goes on
+        polling, so the group keeps this member; waiting here instead would stop the
+        polls for as long as a slow receiver takes)."""
         for tp, records in batches.items():
             progress = self.progress.setdefault(tp, PartitionProgress())
             for record in records:
                 if self._draining:
                     return  # not started, not committed: read again at the next start
-                while self.in_flight >= self.settings.act_max_in_flight:
-                    self._room.clear()
-                    await self._room.wait()
                 await self._start(tp, record, progress)
+        if self.in_flight >= self.settings.act_max_in_flight and not self._paused:
+            consumer = self._consumer
+            assert consumer is not None
+            self._paused = list(consumer.assignment())
+            consumer.pause(*self._paused)
 
     async def _start(self, tp: TopicPartition, record: Any, progress: PartitionProgress) -> None:
         now_ms = int(time.time() * 1000)
@@ -266,8 +275,12 @@ class ActService(BatchLoopService):
         if progress is not None:  # else revoked meanwhile: the new owner commits it
             progress.finished(delivery.offset)
         self.in_flight -= 1
-        if self.in_flight < self.settings.act_max_in_flight:
-            self._room.set()
+        if self._paused and self.in_flight <= self.settings.act_max_in_flight // 2:
+            consumer = self._consumer
+            assert consumer is not None
+            assigned = consumer.assignment()
+            consumer.resume(*(tp for tp in self._paused if tp in assigned))
+            self._paused = []
         if self.in_flight == 0:
             self._idle.set()
 

@@ -45,3 +45,30 @@ class PartitionProgress:
         while heap and heap[0] not in pending:
             heapq.heappop(heap)
         return heap[0] if heap else self._next
+
+
+class RecentKeys:
+    """The delivery keys known done, the most recent ``max_keys`` of them (about 100
+    bytes each). A key is needed when its action is read again: after a crash or a
+    rebalance (the keys are then read again from the deliveries topic) or when the
+    engine sent the action twice (after its own crash, soon after the first), so old
+    keys can go."""
+
+    __slots__ = ("_keys", "max_keys")
+
+    def __init__(self, max_keys: int) -> None:
+        self.max_keys = max_keys
+        self._keys: dict[str, None] = {}  # insertion order: oldest first
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def add(self, key: str) -> None:
+        keys = self._keys
+        keys.pop(key, None)
+        keys[key] = None
+        if len(keys) > self.max_keys:
+            del keys[next(iter(keys))]

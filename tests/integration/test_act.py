@@ -349,3 +349,23 @@ route:
         ["--namespace", "prod", "get", "deployment/web", "-o", "jsonpath={.spec.replicas}"],
         ["--namespace", "prod", "scale", "deployment/web", "--replicas=5", "--current-replicas=3"],
     ]
+
+
+def test_fetching_pauses_while_too_many_deliveries_are_unfinished_and_resumes(
+    kafka_bootstrap: str, hook: Hook, tmp_path: Path
+) -> None:
+    settings = isolated_settings(kafka_bootstrap, commit_interval_ms=200, act_max_in_flight=3)
+    run(ensure_topics(settings))
+    hook.delay_s = 0.05
+    receivers = receivers_file(tmp_path, hook, tmp_path / "argv.log")
+    act = Act(settings, receivers, tmp_path / "act.log", {"HOOK_TOKEN": "t"})
+    actions = [make_action(id=f"s-{n}", type="scale", fingerprint=f"f-{n}") for n in range(30)]
+    run(send_actions(settings, actions))
+    process = act.start()
+    try:
+        found = results(settings, expect=30)
+    finally:
+        assert stop_worker(process) == 0, act.log.read_text()[-3000:]
+    assert sorted(r.key for r in found) == sorted(a.id for a in actions)
+    assert {r.json()["status"] for r in found} == {"succeeded"}, found[0].json()
+    assert len(hook.at("/hook")) == 30  # 4 workers, but at most 3 actions fetched ahead
