@@ -14,7 +14,8 @@ topic is read first, so an action read again is delivered only to the receivers 
 have no record there: those that were in flight when the process died. They get the
 same request again, with the same ``Idempotency-Key`` (the action id). Deliveries of
 one receiver do not wait for another's: each receiver has its queue and
-``act_concurrency`` workers; ``act_max_in_flight`` bounds what is fetched ahead.
+``act_concurrency`` workers; past ``act_max_in_flight`` unfinished deliveries the
+consumer pauses (see :meth:`ActService.handle`).
 
 On SIGTERM act stops fetching, lets the deliveries in flight finish (at most the
 receivers file's ``drain_timeout``), commits, and exits; what did not finish is

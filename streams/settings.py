@@ -105,8 +105,8 @@ class OpsrulesSettings(BaseSettings):
     act_max_in_flight: int = Field(
         1000,
         ge=1,
-        description="Deliveries opsrules act has started and not finished before it "
-        "fetches more actions.",
+        description="Unfinished deliveries past which opsrules act stops fetching actions "
+        "(until half of them are done).",
     )
     act_concurrency: int = Field(
         4, ge=1, le=256, description="Deliveries each receiver makes at once."
