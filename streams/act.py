@@ -44,7 +44,7 @@ from mode import Service
 from pydantic import ValidationError
 
 from processors.executors.loader import Receivers, load_receivers
-from processors.executors.plans import plan
+from processors.executors.plans import Delivering, plan
 from processors.executors.progress import PartitionProgress, RecentKeys
 from processors.executors.requests import (
     ERROR_CHARS,
@@ -288,8 +288,7 @@ class ActService(BatchLoopService):
     async def _deliver(self, delivery: Delivery) -> None:
         receiver = self.receivers.by_name[delivery.receiver]
         started = time.monotonic()
-        steps = plan(
-            receiver,
+        it = Delivering(
             delivery.action,
             delivery.value,
             delivery.headers,
@@ -297,6 +296,7 @@ class ActService(BatchLoopService):
             self.receivers.by_name,
             self._random.random,
         )
+        steps = plan(receiver, it)
         try:
             step = next(steps)
             while True:

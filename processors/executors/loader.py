@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from ruamel.yaml.comments import CommentedMap
 
 from processors.executors.receivers import (
@@ -30,30 +30,32 @@ from processors.executors.receivers import (
 )
 from processors.executors.routing import RouteNode
 from processors.rules.label_matchers import MatcherError, parse_matcher
-from processors.rules.rule_errors import RuleError, RuleSource, did_you_mean, locate, value_pos
+from processors.rules.rule_errors import (
+    RuleError,
+    RuleSource,
+    did_you_mean,
+    locate,
+    model_keys,
+    value_pos,
+)
 from processors.rules.templates import template_errors
 from processors.rules.yaml_files import read_yaml
 
-
-def _keys(model: type[BaseModel]) -> list[str]:
-    return [f.alias or name for name, f in model.model_fields.items()]
-
-
 # the keys allowed in each mapping, by the key it is written under
 _KEYS = {
-    "file": _keys(ReceiversFile),
-    "receivers": _keys(Receiver),
-    "webhook": _keys(WebhookConfig),
-    "alertmanager": _keys(AlertmanagerConfig),
-    "pagerduty": _keys(PagerDutyConfig),
-    "slack": _keys(SlackConfig),
-    "command": _keys(CommandConfig),
-    "kubernetes": _keys(KubernetesConfig),
-    "runbook": _keys(RunbookConfig),
-    "steps": _keys(RunbookStep),
-    "retry": _keys(RetryConfig),
-    "route": _keys(Route),
-    "routes": _keys(Route),
+    "file": model_keys(ReceiversFile),
+    "receivers": model_keys(Receiver),
+    "webhook": model_keys(WebhookConfig),
+    "alertmanager": model_keys(AlertmanagerConfig),
+    "pagerduty": model_keys(PagerDutyConfig),
+    "slack": model_keys(SlackConfig),
+    "command": model_keys(CommandConfig),
+    "kubernetes": model_keys(KubernetesConfig),
+    "runbook": model_keys(RunbookConfig),
+    "steps": model_keys(RunbookStep),
+    "retry": model_keys(RetryConfig),
+    "route": model_keys(Route),
+    "routes": model_keys(Route),
 }
 
 # What a command's templates may read: an action's fields (records.Action) and its group

@@ -21,6 +21,7 @@ succeeded: a heal whose restart failed has failed, even when its "page someone" 
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Mapping, Sequence
+from dataclasses import dataclass
 
 from processors.executors import (
     alertmanager,
@@ -30,7 +31,7 @@ from processors.executors import (
     slack,
     webhook,
 )
-from processors.executors.receivers import Receiver, RetryConfig
+from processors.executors.receivers import Receiver, RetryConfig, RunbookConfig
 from processors.executors.requests import (
     Answer,
     MissingSecretError,
@@ -45,21 +46,25 @@ from processors.records import Action
 Plan = Generator[Step, Answer, Verdict]
 
 
-def plan(
-    receiver: Receiver,
-    action: Action,
-    value: bytes,
-    headers: Sequence[tuple[str, bytes]],
-    env: Mapping[str, str],
-    receivers: Mapping[str, Receiver],
-    random: Callable[[], float],
-) -> Plan:
-    """Deliver ``action`` (its record ``value`` and Kafka ``headers`` as read) to
-    ``receiver``, with its retries; ``random()`` in [0, 1) draws the jitter."""
+@dataclass(frozen=True, slots=True)
+class Delivering:
+    """One action as every plan for it sees it: the record's ``value`` and Kafka
+    ``headers`` as read, the environment (secrets), every receiver (runbook steps name
+    them) and ``random()`` in [0, 1) to draw the jitter."""
+
+    action: Action
+    value: bytes
+    headers: Sequence[tuple[str, bytes]]
+    env: Mapping[str, str]
+    receivers: Mapping[str, Receiver]
+    random: Callable[[], float]
+
+
+def plan(receiver: Receiver, it: Delivering) -> Plan:
+    """Deliver ``it.action`` to ``receiver``, with its retries."""
     if receiver.runbook is not None:
-        return (yield from _runbook(receiver, action, value, headers, env, receivers, random))
-    return (yield from with_retries(lambda: _once(receiver, action, value, headers, env),
-                                    receiver.retry, random))  # fmt: skip
+        return (yield from _runbook(receiver.runbook, it))
+    return (yield from with_retries(lambda: _once(receiver, it), receiver.retry, it.random))
 
 
 def with_retries(
@@ -74,18 +79,13 @@ def with_retries(
     raise AssertionError("unreachable: the last attempt returns")
 
 
-def _once(
-    receiver: Receiver,
-    action: Action,
-    value: bytes,
-    headers: Sequence[tuple[str, bytes]],
-    env: Mapping[str, str],
-) -> Plan:
+def _once(receiver: Receiver, it: Delivering) -> Plan:
+    action, env = it.action, it.env
     if action.status == "resolved" and not receiver.send_resolved:
         return Verdict(True, "resolved: send_resolved is false")
     try:
         if receiver.webhook is not None:
-            answer = yield webhook.request(action, value, headers, receiver.webhook, env)
+            answer = yield webhook.request(action, it.value, it.headers, receiver.webhook, env)
         elif receiver.alertmanager is not None:
             answer = yield alertmanager.request(action, receiver.alertmanager)
         elif receiver.pagerduty is not None:
@@ -104,24 +104,13 @@ def _once(
     return http_verdict(answer)
 
 
-def _runbook(
-    receiver: Receiver,
-    action: Action,
-    value: bytes,
-    headers: Sequence[tuple[str, bytes]],
-    env: Mapping[str, str],
-    receivers: Mapping[str, Receiver],
-    random: Callable[[], float],
-) -> Plan:
-    assert receiver.runbook is not None
+def _runbook(runbook: RunbookConfig, it: Delivering) -> Plan:
     steps: list[tuple[str, Verdict]] = []
     last: Verdict | None = None
-    for step in receiver.runbook.steps:
+    for step in runbook.steps:
         if last is not None and step.when != "always" and last.ok != (step.when == "succeeded"):
             continue
-        last = yield from plan(
-            receivers[step.receiver], action, value, headers, env, receivers, random
-        )
+        last = yield from plan(it.receivers[step.receiver], it)
         steps.append((step.receiver, last))
     failed = [f"{name}: {v.error}" for name, v in steps if not v.ok]
     return Verdict(

@@ -61,28 +61,29 @@ class RuleError:
         return f"{self.path}:{self.line}:{self.col}: {where}{self.message}"
 
 
-def _keys(model: type[BaseModel]) -> list[str]:
+def model_keys(model: type[BaseModel]) -> list[str]:
+    """The keys a model's mapping may have, as a file writes them (aliases)."""
     return [f.alias or name for name, f in model.model_fields.items()]
 
 
 _KEYS_BY_CONTEXT = {
-    "file": _keys(RuleFile),
-    "rule": _keys(Rule),
-    "window": _keys(WindowConfig),
-    "action": _keys(ActionConfig),
+    "file": model_keys(RuleFile),
+    "rule": model_keys(Rule),
+    "window": model_keys(WindowConfig),
+    "action": model_keys(ActionConfig),
     # the decision side's mappings, by the key they are written under
-    "flapping": _keys(FlappingConfig),
-    "maintenance": _keys(MaintenanceWindow),
-    "maintenance_windows": _keys(LabelMaintenanceWindow),
-    "inhibit_rules": _keys(InhibitRule),
-    "realert": _keys(RealertConfig),
-    "budgets": _keys(BudgetConfig),
-    "circuit_breaker": _keys(CircuitBreakerConfig),
-    "verify": _keys(VerifyConfig),
-    "escalate": _keys(EscalationConfig),
+    "flapping": model_keys(FlappingConfig),
+    "maintenance": model_keys(MaintenanceWindow),
+    "maintenance_windows": model_keys(LabelMaintenanceWindow),
+    "inhibit_rules": model_keys(InhibitRule),
+    "realert": model_keys(RealertConfig),
+    "budgets": model_keys(BudgetConfig),
+    "circuit_breaker": model_keys(CircuitBreakerConfig),
+    "verify": model_keys(VerifyConfig),
+    "escalate": model_keys(EscalationConfig),
     # rule types' settings, by the key they are written under
-    **{name: _keys(model) for name, model in TYPE_SETTINGS.items()},
-    "steps": _keys(SequenceStep),
+    **{name: model_keys(model) for name, model in TYPE_SETTINGS.items()},
+    "steps": model_keys(SequenceStep),
 }
 
 

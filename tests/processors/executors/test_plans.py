@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from processors.executors.plans import plan
+from processors.executors.plans import Delivering, plan
 from processors.executors.receivers import Receiver
 from processors.executors.requests import Answer, HttpRequest, Program, Step, Verdict, Wait
 from tests.processors.executors.drive import drive
@@ -22,13 +22,15 @@ def receiver(**fields: Any) -> Receiver:
     return Receiver.model_validate({"name": "r", **fields})
 
 
+def delivering(action, headers, receivers, random: float) -> Delivering:  # type: ignore[no-untyped-def]
+    return Delivering(action, value_of(action), headers, ENV, receivers, lambda: random)
+
+
 def run(rcv: Receiver, answers: Iterator[Answer] | Answer, action=None, receivers=None):
     action = action or make_action()
     given = answers if isinstance(answers, Iterator) else iter(lambda: answers, None)
     return drive(
-        plan(
-            rcv, action, value_of(action), HEADERS, ENV, receivers or {rcv.name: rcv}, lambda: 0.5
-        ),
+        plan(rcv, delivering(action, HEADERS, receivers or {rcv.name: rcv}, 0.5)),
         lambda step: next(given),
     )
 
@@ -291,9 +293,7 @@ def test_a_runbook_runs_its_steps_in_order_by_their_when(exit_codes, ran, ok) ->
         return Answer(exit_codes.get(step.argv[0], 0))
 
     action = make_action(type="heal")
-    verdict, steps = drive(
-        plan(fix, action, value_of(action), [], ENV, receivers, lambda: 0.0), answer
-    )
+    verdict, steps = drive(plan(fix, delivering(action, [], receivers, 0.0)), answer)
     assert [s.argv[0] for s in steps if isinstance(s, Program)] == ran
     assert [name for name, _ in verdict.steps] == ran
     assert verdict.ok is ok
