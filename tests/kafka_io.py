@@ -79,7 +79,8 @@ async def consume(
                             r.topic,
                             r.partition,
                             r.offset,
-                            r.key.decode() if r.key is not None else None,
+                            # a shipper's key may be binary (the Collector's hash)
+                            r.key.decode("utf-8", "replace") if r.key is not None else None,
                             r.value,
                             {k: v.decode() for k, v in r.headers},
                         )

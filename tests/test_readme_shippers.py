@@ -26,6 +26,7 @@ README_VALUES = {
     "syslog-ng.conf": {"broker": BROKER, "logs_topic": "ops.logs"},
     "telegraf.conf": {"broker": BROKER, "topic": "ops.metrics"},
     "filebeat.yml": {"broker": BROKER, "logs_topic": "ops.logs", "security_topic": "ops.security"},
+    "otelcol.yaml": {"broker": BROKER, "metrics_topic": "ops.metrics", "logs_topic": "ops.logs"},
 }
 
 

@@ -1,16 +1,18 @@
 """Real shippers written in Go, built from the Go module proxy for
-tests/integration/test_real_shippers.py: Telegraf (``outputs.kafka``) and Filebeat
-(``output.kafka``), as their users build them.
+tests/integration/test_real_shippers.py and test_real_otelcol.py: Telegraf
+(``outputs.kafka``), Filebeat (``output.kafka``) and the OpenTelemetry Collector (the
+contrib ``kafka`` exporter), as their users build them.
 
 Building, once per machine and only for a shipper a test asks for: ``go install
 <package>@<version>`` (Telegraf, its custom build tags naming only the plugins the tests
 use) or ``go build`` of a module of ours (Filebeat: beats' own ``filebeat/main.go``, with
-beats' ``replace`` directives in our go.mod, in tests/integration/shippers/filebeat/),
-with the machine's Go, ``CGO_ENABLED=0``, into
+beats' ``replace`` directives in our go.mod, in tests/integration/shippers/filebeat/; the
+Collector: what its builder, ocb, generates for the components the tests use, in
+tests/integration/shippers/otelcol/), with the machine's Go, ``CGO_ENABLED=0``, into
 ``~/.cache/opsrules/go/<name>-<version>-<hash of the build>/``; the Go module and build
 caches are Go's own (``go env GOMODCACHE GOCACHE``), so a second build is seconds.
 Measured on this 2-core machine with empty caches: Telegraf 63 s (442 MB of modules),
-Filebeat about 2.5 min (1.2 GB).
+Filebeat about 2.5 min (1.2 GB), the Collector about 3.7 min (1.3 GB; a 177 MB binary).
 
 No Go, or a build that fails (no module proxy reachable, a Go too old): the tests skip,
 naming the command to run.
@@ -83,6 +85,16 @@ FILEBEAT = GoBuild(
     # beats' filebeat/main.go in a module of ours with beats' replace directives, which
     # go install of beats itself refuses
     module_dir=SHIPPERS / "filebeat",
+)
+
+
+OTELCOL = GoBuild(
+    name="otelcol",
+    version="v0.160.0",
+    # receivers otlp, hostmetrics, filelog; processors batch, resource,
+    # resourcedetection; exporters kafka, debug: core v0.160.0 (stable v1.66.0) and
+    # contrib v0.160.0
+    module_dir=SHIPPERS / "otelcol",
 )
 
 
