@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -83,12 +82,15 @@ def _cmd_check(args: argparse.Namespace, settings: OpsrulesSettings) -> int:
         receivers += [directory / name for name in RECEIVERS_FILES if (directory / name).is_file()]
     if not args.paths and settings.receivers_file.is_file():
         receivers.append(settings.receivers_file)
-    receivers = list(dict.fromkeys(p.resolve() for p in receivers))
+    once: dict[Path, Path] = {}  # the same file named twice is checked once
+    for path in receivers:
+        once.setdefault(path.resolve(), path)
+    receivers = list(once.values())
     files = rule_files(paths) if paths else []
     result = load_rules(paths) if paths else None
     errors = list(result.errors) if result is not None else []
     for path in receivers:
-        errors += load_receivers(Path(os.path.relpath(path))).errors
+        errors += load_receivers(path).errors
     for error in errors:
         print(error)
     count = len(files) + len(receivers)

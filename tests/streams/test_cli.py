@@ -59,4 +59,25 @@ def test_check_reports_every_error_and_exits_1(
 
 def test_check_passes_on_the_shipped_rules(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", "rules"]) == 0
-    assert "rules OK" in capsys.readouterr().err
+    assert "rules OK in 5 file(s) and 1 receivers file(s)" in capsys.readouterr().err
+
+
+def test_check_reports_the_receivers_file_beside_the_rules(
+    tmp_path: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pathlib import Path
+
+    folder = Path(str(tmp_path)) / "rules"
+    folder.mkdir()
+    (folder / "receivers.yaml").write_text(
+        "receivers:\n  - name: hook\n    webhok: {url: 'http://127.0.0.1:1/'}\n"
+        "route:\n  receiver: hook\n"
+    )
+    assert main(["check", str(folder)]) == 1
+    out = capsys.readouterr()
+    assert out.out.splitlines() == [
+        f"{folder}/receivers.yaml:3:5: receiver hook: unknown field 'webhok' (did you mean "
+        "'webhook'?)"
+    ]
+    assert "1 error(s) in 1 file(s)" in out.err
+    assert main(["check", str(folder / "receivers.yaml")]) == 1  # named on its own
