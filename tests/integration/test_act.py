@@ -369,3 +369,40 @@ def test_fetching_pauses_while_too_many_deliveries_are_unfinished_and_resumes(
     assert sorted(r.key for r in found) == sorted(a.id for a in actions)
     assert {r.json()["status"] for r in found} == {"succeeded"}, found[0].json()
     assert len(hook.at("/hook")) == 30  # 4 workers, but at most 3 actions fetched ahead
+
+
+def test_a_runbook_runs_its_steps_and_reports_each(act: Act, hook: Hook, tmp_path: Path) -> None:
+    act.receivers.write_text(
+        f"""
+receivers:
+  - name: restart
+    command: {{argv: ["false"]}}
+  - name: check
+    webhook: {{url: "{hook.url}/check"}}
+  - name: page
+    webhook: {{url: "{hook.url}/page"}}
+  - name: fix
+    runbook:
+      steps:
+        - receiver: restart
+        - receiver: check
+        - receiver: page
+          when: failed
+route:
+  receiver: fix
+"""
+    )
+    run(send_actions(act.settings, [make_action(id="a-fix", type="heal", fingerprint="f")]))
+    process = act.start()
+    try:
+        [result] = [r.json() for r in results(act.settings, expect=1)]
+    finally:
+        assert stop_worker(process) == 0, act.log.read_text()[-3000:]
+    assert (result["receiver"], result["status"]) == ("fix", "failed")
+    assert result["steps"] == [
+        {"receiver": "restart", "status": "failed", "error": "exit code 1"},
+        {"receiver": "page", "status": "succeeded", "error": ""},
+    ]
+    assert hook.at("/check") == []  # it runs after a step that succeeded
+    [page] = hook.at("/page")
+    assert page["headers"]["Idempotency-Key"] == "a-fix"
