@@ -63,7 +63,7 @@ from streams.codec import Rejected, cloudevent_headers, dead_letter, encode, rej
 from streams.compacted import read_compacted
 from streams.metrics import Metrics
 from streams.settings import OpsrulesSettings
-from streams.topics import ACTION_TYPES, action_topic, deliveries_topic
+from streams.topics import ACTION_TYPES, action_topic, deliveries_topic, topic_partitions
 
 log = logging.getLogger(__name__)
 
@@ -168,13 +168,15 @@ class ActService(BatchLoopService):
             self.progress.setdefault(tp, PartitionProgress())
         if self.dry_run:
             return
-        topic_partitions = list(range(self.settings.partitions))
-        states = await read_compacted(self.settings, self.deliveries_topic, topic_partitions)
-        self.done = RecentKeys(MAX_DONE_KEYS)
+        found = await topic_partitions(self.settings, [self.deliveries_topic])
+        states = await read_compacted(
+            self.settings, self.deliveries_topic, [tp.partition for tp in found]
+        )
+        # added to what this process knows: its own latest may not be acknowledged yet
         for by_key in states.values():
             for key in by_key:
                 self.done.add(key)
-        log.info("act: %d deliveries already made", len(self.done))
+        log.info("act: %d deliveries known to be made", len(self.done))
 
     def revoked(self, partitions: list[TopicPartition]) -> None:
         for tp in partitions:
