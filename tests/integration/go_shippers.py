@@ -109,7 +109,7 @@ def built(build: GoBuild) -> Path:
     CACHE.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f"{build.name}-", dir=CACHE))
     argv, cwd = build.argv(scratch)
-    env = {**os.environ, "CGO_ENABLED": "0", "GOBIN": str(scratch), "GOFLAGS": "-mod=mod"}
+    env = {**os.environ, "CGO_ENABLED": "0", "GOBIN": str(scratch)}
     try:
         done = subprocess.run(
             argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S
