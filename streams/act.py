@@ -79,7 +79,6 @@ class Delivery:
     value: bytes
     headers: list[tuple[str, bytes]]
     receiver: str
-    fetched_s: float  # monotonic time it was fetched
 
     @property
     def key(self) -> str:
@@ -246,10 +245,9 @@ class ActService(BatchLoopService):
         for name in todo:
             self.in_flight += 1
             self._idle.clear()
-            delivery = Delivery(
-                tp, record.offset, action, record.value, headers, name, time.monotonic()
+            self.queues[name].put_nowait(
+                Delivery(tp, record.offset, action, record.value, headers, name)
             )
-            self.queues[name].put_nowait(delivery)
 
     def _dead_letter(self, rejected: Rejected, record: Any, now_ms: int) -> Outgoing:
         self.metrics.inc("opsrules_deadletters_total", topic=record.topic, reason=rejected.reason)
@@ -267,9 +265,11 @@ class ActService(BatchLoopService):
                 raise
             except Exception:  # a bug of ours: reported as a failed delivery, act goes on
                 log.exception("act: delivering %s to %s failed", delivery.action.id, name)
-                await self._report(
-                    delivery, Verdict(False, "internal error (see act's log)", False), 0.0
-                )
+                try:
+                    verdict = Verdict(False, "internal error (see act's log)", False)
+                    await self._report(delivery, verdict, 0.0)
+                except Exception:  # not reported: delivered again at the next start
+                    log.exception("act: reporting %s to %s failed", delivery.action.id, name)
             finally:
                 self._finished(delivery)
 
