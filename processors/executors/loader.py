@@ -6,13 +6,9 @@ that does not parse, and a template in a command that would not render.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from pydantic import ValidationError
-from ruamel.yaml.comments import CommentedMap
 
 from processors.executors.receivers import (
     AlertmanagerConfig,
@@ -29,17 +25,16 @@ from processors.executors.receivers import (
     WebhookConfig,
 )
 from processors.executors.routing import RouteNode
+from processors.rules.config_files import ConfigShape, read_config
 from processors.rules.label_matchers import MatcherError, parse_matcher
 from processors.rules.rule_errors import (
     RuleError,
     RuleSource,
     did_you_mean,
-    locate,
     model_keys,
     value_pos,
 )
 from processors.rules.templates import template_errors
-from processors.rules.yaml_files import read_yaml
 
 # the keys allowed in each mapping, by the key it is written under
 _KEYS = {
@@ -100,66 +95,27 @@ class ReceiversLoad:
     errors: list[RuleError] = field(default_factory=list)
 
 
+SHAPE = ConfigShape(
+    model=ReceiversFile,
+    items="receivers",
+    item_kind="receiver",
+    top_level="receivers file is a mapping with 'receivers:' and 'route:'",
+    keys=_KEYS,
+)
+
+
 def load_receivers(path: Path | str) -> ReceiversLoad:
-    name = str(path)
-    result = ReceiversLoad()
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        result.errors.append(RuleError(name, 1, 1, None, f"cannot read: {exc.strerror}"))
+    read = read_config(path, SHAPE, ReceiversFile)
+    result = ReceiversLoad(errors=read.errors)
+    if read.model is None or read.source is None:
         return result
-    except UnicodeDecodeError as exc:
-        result.errors.append(RuleError(name, 1, 1, None, f"not UTF-8 text (byte {exc.start})"))
-        return result
-    data = read_yaml(name, text)
-    if isinstance(data, RuleError):
-        result.errors.append(data)
-        return result
-    source = RuleSource(name, text, data)
-    if not isinstance(data, CommentedMap):
-        message = "a receivers file is a mapping with 'receivers:' and 'route:'"
-        result.errors.append(source.error((1, 1), None, message))
-        return result
-    try:
-        model = ReceiversFile.model_validate(data)
-    except ValidationError as exc:
-        result.errors.extend(_schema_error(source, e) for e in exc.errors(include_url=False))
-        return result
-    result.errors.extend(sorted(_cross_checks(source, model), key=lambda e: (e.line, e.col)))
+    model = read.model
+    result.errors.extend(sorted(_cross_checks(read.source, model), key=lambda e: (e.line, e.col)))
     if not result.errors:
         by_name = {r.name: r for r in model.receivers}
         route = RouteNode.of(model.route)
-        result.receivers = Receivers(name, by_name, route, model.drain_timeout_ms)
+        result.receivers = Receivers(str(path), by_name, route, model.drain_timeout_ms)
     return result
-
-
-def _schema_error(source: RuleSource, error: Any) -> RuleError:
-    loc = [p for p in error["loc"] if not (isinstance(p, str) and "[" in p)]
-    pos, _ = locate(source.data, loc)
-    key = str(loc[-1]) if loc else ""
-    if error["type"] == "extra_forbidden":
-        parents = [p for p in loc[:-1] if isinstance(p, str)]
-        allowed = _KEYS.get(parents[-1] if parents else "file", [])
-        hint = did_you_mean(key, allowed) or f" (allowed: {', '.join(allowed)})"
-        message = f"unknown field '{key}'{hint}"
-    elif error["type"] == "missing":
-        message = f"missing required field '{key}'"
-    else:
-        in_receiver = len(loc) >= 2 and loc[0] == "receivers"
-        where = ".".join(str(p) for p in (loc[2:] if in_receiver else loc))
-        text = str(error["msg"]).removeprefix("Value error, ")
-        message = f"{where}: {text}" if where else text
-    return source.error(pos, _receiver_name(source.data, loc), message, "receiver")
-
-
-def _receiver_name(data: Any, loc: Sequence[int | str]) -> str | None:
-    if len(loc) >= 2 and loc[0] == "receivers" and isinstance(loc[1], int):
-        try:
-            name = data["receivers"][loc[1]].get("name")
-        except (AttributeError, IndexError, KeyError, TypeError):
-            return None
-        return name if isinstance(name, str) else None
-    return None
 
 
 def _cross_checks(source: RuleSource, model: ReceiversFile) -> list[RuleError]:
