@@ -29,7 +29,6 @@ import contextlib
 import logging
 import os
 import random
-import signal
 import sys
 import time
 from collections.abc import Mapping
@@ -62,6 +61,7 @@ from streams.batch_loop import BatchLoopService, Offsets, Outgoing
 from streams.codec import Rejected, cloudevent_headers, dead_letter, encode, rejected_for_validation
 from streams.compacted import read_compacted
 from streams.metrics import Metrics
+from streams.programs import run_program
 from streams.settings import OpsrulesSettings
 from streams.topics import ACTION_TYPES, action_topic, deliveries_topic, topic_partitions
 
@@ -367,7 +367,7 @@ class ActService(BatchLoopService):
             return Answer(0) if isinstance(step, Program) else Answer(200)
         if isinstance(step, HttpRequest):
             return await self._http_request(step)
-        return await _run_program(step)
+        return await run_program(step, MAX_ANSWER_BYTES)
 
     async def _http_request(self, request: HttpRequest) -> Answer:
         assert self._http is not None
@@ -388,33 +388,6 @@ class ActService(BatchLoopService):
             )
         except aiohttp.ClientError as exc:
             return Answer(failure=f"{request.url}: {type(exc).__name__}: {exc}"[:ERROR_CHARS])
-
-
-async def _run_program(program: Program) -> Answer:
-    """``program.argv`` without a shell, in a session of its own; on timeout the whole
-    session is killed."""
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            *program.argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env={**os.environ, **program.env},
-            cwd=program.cwd,
-            start_new_session=True,
-        )
-    except OSError as exc:
-        return Answer(failure=f"cannot run {program.argv[0]}: {exc.strerror or exc}")
-    timeout_s = program.timeout_ms / 1000
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), timeout_s)
-    except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        await proc.wait()
-        return Answer(failure=f"{program.argv[0]} did not finish within {timeout_s:g}s; killed")
-    assert proc.returncode is not None
-    return Answer(proc.returncode, out[-MAX_ANSWER_BYTES:], err[-MAX_ANSWER_BYTES:])
 
 
 def _print_step(step: HttpRequest | Program, delivery: Delivery, secrets: list[str]) -> None:
