@@ -73,34 +73,51 @@ def _cmd_act(args: argparse.Namespace, settings: OpsrulesSettings) -> int:
 
 def _cmd_check(args: argparse.Namespace, settings: OpsrulesSettings) -> int:
     from processors.executors.loader import load_receivers
-    from processors.rules.loader import RECEIVERS_FILES, load_rules, rule_files
+    from processors.probes.loader import load_probes
+    from processors.rules.loader import NOT_RULE_FILES, PROBES_FILES, load_rules, rule_files
 
     paths = args.paths or [settings.rules_dir]
-    receivers = [Path(p) for p in paths if Path(p).name in RECEIVERS_FILES and Path(p).is_file()]
-    paths = [p for p in paths if Path(p) not in receivers]
+    others = [Path(p) for p in paths if Path(p).name in NOT_RULE_FILES and Path(p).is_file()]
+    paths = [p for p in paths if Path(p) not in others]
     for directory in (Path(p) for p in paths if Path(p).is_dir()):
-        receivers += [directory / name for name in RECEIVERS_FILES if (directory / name).is_file()]
-    if not args.paths and settings.receivers_file.is_file():
-        receivers.append(settings.receivers_file)
+        others += [directory / name for name in NOT_RULE_FILES if (directory / name).is_file()]
+    if not args.paths:
+        others += [p for p in (settings.receivers_file, settings.probe_targets) if p.is_file()]
     once: dict[Path, Path] = {}  # the same file named twice is checked once
-    for path in receivers:
+    for path in others:
         once.setdefault(path.resolve(), path)
-    receivers = list(once.values())
+    others = list(once.values())
     files = rule_files(paths) if paths else []
     result = load_rules(paths) if paths else None
     errors = list(result.errors) if result is not None else []
-    for path in receivers:
-        errors += load_receivers(path).errors
+    for path in others:
+        load = load_probes if path.name in PROBES_FILES else load_receivers
+        errors += load(path).errors
     for error in errors:
         print(error)
-    count = len(files) + len(receivers)
+    count = len(files) + len(others)
     if errors:
         print(f"{len(errors)} error(s) in {count} file(s)", file=sys.stderr)
         return 1
     rules = len(result.rules) if result is not None else 0
-    also = f" and {len(receivers)} receivers file(s)" if receivers else ""
-    print(f"{rules} rules OK in {len(files)} file(s){also}", file=sys.stderr)
+    names = ", ".join(p.name for p in others)
+    print(
+        f"{rules} rules OK in {len(files)} file(s)" + (f"; {names} OK" if others else ""),
+        file=sys.stderr,
+    )
     return 0
+
+
+def _cmd_probe(args: argparse.Namespace, settings: OpsrulesSettings) -> int:
+    from streams.probe import run_probe
+
+    return run_probe(
+        settings,
+        targets=args.targets or settings.probe_targets,
+        once=args.once,
+        dry_run=args.dry_run,
+        timeout_s=args.timeout,
+    )
 
 
 def _cmd_test(args: argparse.Namespace, settings: OpsrulesSettings) -> int:
@@ -271,6 +288,22 @@ def build_parser() -> argparse.ArgumentParser:
     act.add_argument("--timeout", type=float, metavar="S", help="stop after S seconds")
     act.add_argument("--loglevel", default="info", choices=["debug", "info", "warning"])
     act.set_defaults(handler=_cmd_act)
+
+    probe = sub.add_parser(
+        "probe",
+        help="active health checks (HTTP, TCP, commands) into the health topic",
+        description="Runs the probes of a targets file (--targets, else "
+        "OPSRULES_PROBE_TARGETS, default rules/probes.yaml), each every interval, and "
+        "sends each result to the health topic as a HealthCheck keyed by service. Probes go "
+        "only where the file says. Stops on SIGINT/SIGTERM.",
+    )
+    probe.add_argument("--targets", type=Path, metavar="FILE", help="the targets file")
+    probe.add_argument("--once", action="store_true", help="run every probe once and exit")
+    probe.add_argument(
+        "--dry-run", action="store_true", help="print the results instead of sending them"
+    )
+    probe.add_argument("--timeout", type=float, metavar="S", help="stop after S seconds")
+    probe.set_defaults(handler=_cmd_probe)
 
     demo = sub.add_parser(
         "demo",

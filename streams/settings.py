@@ -98,6 +98,10 @@ class OpsrulesSettings(BaseSettings):
         "event clock with processing time, so its windows close.",
     )
     rules_dir: Path = Field(Path("rules"), description="Where the rule files are.")
+    probe_targets: Path = Field(
+        Path("rules/probes.yaml"),
+        description="What opsrules probe checks: HTTP, TCP and command probes.",
+    )
     receivers_file: Path = Field(
         Path("rules/receivers.yaml"),
         description="Where opsrules act sends actions: receivers and the routing tree.",

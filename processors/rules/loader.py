@@ -98,12 +98,16 @@ def rule_version(rule: Rule) -> str:
     return hashlib.sha256(canonical).hexdigest()[:12]
 
 
-RECEIVERS_FILES = ("receivers.yaml", "receivers.yml")  # opsrules act's, beside the rules
+# Configuration files that may sit beside the rules: opsrules act's receivers and
+# opsrules probe's targets (opsrules check checks them with their own loaders).
+RECEIVERS_FILES = ("receivers.yaml", "receivers.yml")
+PROBES_FILES = ("probes.yaml", "probes.yml")
+NOT_RULE_FILES = RECEIVERS_FILES + PROBES_FILES
 
 
 def rule_files(paths: Iterable[Path | str]) -> list[Path]:
     """YAML files under each path (a file or a directory, not recursing into tests/, and
-    leaving out the receivers file of ``opsrules act``), each once."""
+    leaving out :data:`NOT_RULE_FILES`), each once."""
     out: list[Path] = []
     for raw in paths:
         path = Path(raw)
@@ -112,7 +116,7 @@ def rule_files(paths: Iterable[Path | str]) -> list[Path]:
                 sorted(
                     p
                     for p in path.glob("*.y*ml")
-                    if p.suffix in (".yaml", ".yml") and p.name not in RECEIVERS_FILES
+                    if p.suffix in (".yaml", ".yml") and p.name not in NOT_RULE_FILES
                 )
             )
         else:

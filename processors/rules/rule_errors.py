@@ -37,7 +37,7 @@ from processors.rules.noise_control import (
 )
 from processors.rules.rule_types import TYPE_SETTINGS, SequenceStep, WindowConfig
 
-Kind = Literal["rule", "macro", "list", "receiver", "route"]
+Kind = Literal["rule", "macro", "list", "receiver", "route", "probe"]
 
 
 @dataclass(frozen=True, slots=True)
