@@ -56,3 +56,10 @@ probes:
     assert errors(tmp_path, text) == [
         "3:12: probe web: probe 'web' is defined twice (first as probes[0])"
     ]
+
+
+def test_the_rules_readmes_example_is_a_clean_targets_file(tmp_path: Path) -> None:
+    readme = (REPO / "rules" / "README.md").read_text()
+    section = readme.split("## Active health checks: `opsrules probe`")[1]
+    example = section.split("```yaml\n")[1].split("```")[0]
+    assert errors(tmp_path, example) == []
