@@ -23,9 +23,10 @@ reach one partition: the Vector sink keys them by host (``key_field = ".tags.hos
 as the README configures it; readings spread over partitions never complete a join.
 
 Readings older than the host's open scrape are ignored (out of order, or read again
-after a rewind). At most ``max_hosts`` hosts are held (about 300 bytes each), the least
-recently updated forgotten first (:attr:`HostJoins.evicted`); its next scrape starts
-afresh. This state is not recovered after a restart: the first scrapes after one make
+after a rewind). At most ``max_hosts`` states are held, a host's CPU and its memory one
+each (about 460 bytes for both, measured with tracemalloc over 10,000 hosts, the host
+names aside), the least recently updated forgotten first (:attr:`HostJoins.evicted`);
+its next scrape starts afresh. This state is not recovered after a restart: the first scrapes after one make
 nothing, as above.
 """
 
