@@ -23,9 +23,11 @@ from tests.integration.debian_shippers import running
 from tests.integration.go_shippers import OTELCOL, built
 from tests.integration.pipeline import collect_outputs
 from tests.integration.test_real_shippers import (
+    HOST_ACTIONS,
     _actions,
     decode,
     everything,
+    host_actions_of,
     host_rules,
     make_topics,
     render,
@@ -104,12 +106,7 @@ def test_otelcol_host_metrics_decode_and_fire_the_host_rules(
     log = tmp_path / "otelcol.log"
     worker_of(settings)
     with running(argv, log=log, ready=lambda: b"Everything is ready" in log.read_bytes()):
-        wanted = {
-            ("host_cpu_saturated", "alert"),
-            ("host_cpu_saturated", "scale"),
-            ("host_memory_pressure", "alert"),
-        }
-        wait_for_actions(settings, wanted)
+        wait_for_actions(settings, HOST_ACTIONS)
 
     records = everything(settings, settings.topic(settings.topic_metrics))
     assert records
@@ -145,8 +142,4 @@ def test_otelcol_host_metrics_decode_and_fire_the_host_rules(
 
     out = run(collect_outputs(settings))
     assert out.deadletters == []
-    assert sorted(_actions(out)) == [
-        ("host_cpu_saturated", "alert", "firing", {"host": host}),
-        ("host_cpu_saturated", "scale", "firing", {"host": host}),
-        ("host_memory_pressure", "alert", "firing", {"host": host}),
-    ]
+    assert sorted(_actions(out)) == host_actions_of(host)

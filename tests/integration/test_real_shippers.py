@@ -224,6 +224,19 @@ def host_rules(directory: Path) -> None:
     (directory / "hosts.yaml").write_text(text)
 
 
+# The shipped host rules' actions once they fire (host_rules makes them fire at once).
+HOST_ACTIONS = {
+    ("host_cpu_saturated", "alert"),
+    ("host_cpu_saturated", "scale"),
+    ("host_memory_pressure", "alert"),
+}
+
+
+def host_actions_of(host: str) -> list[tuple[str, str, str, dict[str, str]]]:
+    """(rule_id, type, status, group) of each of :data:`HOST_ACTIONS` for ``host``."""
+    return [(rule, kind, "firing", {"host": host}) for rule, kind in sorted(HOST_ACTIONS)]
+
+
 def collectd_conf(
     tmp_path: Path, shipper: Shipper, settings: OpsrulesSettings, *, graphite: bool = False
 ) -> list[str]:
@@ -291,12 +304,7 @@ def test_collectd_json_host_metrics_decode_and_fire_the_host_rules(
     log = tmp_path / "collectd.log"
     worker_of(settings)
     with running(argv, log=log, ready=collectd_ready(log)):
-        wanted = {
-            ("host_cpu_saturated", "alert"),
-            ("host_cpu_saturated", "scale"),
-            ("host_memory_pressure", "alert"),
-        }
-        wait_for_actions(settings, wanted)
+        wait_for_actions(settings, HOST_ACTIONS)
     metrics = everything(settings, settings.topic(settings.topic_metrics))
     value_lists = [vl for r in metrics for vl in orjson.loads(r.value)]
     assert len(value_lists) == len(metrics)  # write_kafka: one value list per message
@@ -309,11 +317,7 @@ def test_collectd_json_host_metrics_decode_and_fire_the_host_rules(
     out = run(collect_outputs(settings))
     host = socket.gethostname()
     assert out.deadletters == []
-    assert sorted(_actions(out)) == [
-        ("host_cpu_saturated", "alert", "firing", {"host": host}),
-        ("host_cpu_saturated", "scale", "firing", {"host": host}),
-        ("host_memory_pressure", "alert", "firing", {"host": host}),
-    ]
+    assert sorted(_actions(out)) == host_actions_of(host)
     signals = [
         orjson.loads(r.value) for r in everything(settings, settings.topic(settings.topic_signals))
     ]
@@ -566,12 +570,7 @@ def test_telegraf_host_metrics_decode_and_fire_the_host_rules(
         log=log,
         ready=lambda: b"Loaded outputs: kafka" in log.read_bytes(),
     ):
-        wanted = {
-            ("host_cpu_saturated", "alert"),
-            ("host_cpu_saturated", "scale"),
-            ("host_memory_pressure", "alert"),
-        }
-        wait_for_actions(settings, wanted)
+        wait_for_actions(settings, HOST_ACTIONS)
     host = socket.gethostname()
     records = everything(settings, settings.topic(settings.topic_metrics))
     assert {r.key for r in records} == {host}  # routing_tag = "host"
@@ -592,11 +591,7 @@ def test_telegraf_host_metrics_decode_and_fire_the_host_rules(
 
     out = run(collect_outputs(settings))
     assert out.deadletters == []
-    assert sorted(_actions(out)) == [
-        ("host_cpu_saturated", "alert", "firing", {"host": host}),
-        ("host_cpu_saturated", "scale", "firing", {"host": host}),
-        ("host_memory_pressure", "alert", "firing", {"host": host}),
-    ]
+    assert sorted(_actions(out)) == host_actions_of(host)
 
 
 # --- Filebeat ---------------------------------------------------------------------
