@@ -50,10 +50,10 @@ class PartitionProgress:
 class RecentKeys:
     """The delivery keys known done, the most recent ``max_keys`` of them (115 bytes
     each for a 16-character action id and a 11-character receiver name, measured with
-    tracemalloc over 100,000 keys). A key is needed when its action is read again: after a crash or a
-    rebalance (the keys are then read again from the deliveries topic) or when the
-    engine sent the action twice (after its own crash, soon after the first), so old
-    keys can go."""
+    tracemalloc over 100,000 keys). A key is needed when its action is read again:
+    after a crash or a rebalance (the keys are then read again from the deliveries
+    topic) or when the engine sent the action twice (after its own crash, soon after
+    the first), so old keys can go."""
 
     __slots__ = ("_keys", "max_keys")
 

@@ -26,8 +26,8 @@ Readings older than the host's open scrape are ignored (out of order, or read ag
 after a rewind). At most ``max_hosts`` states are held, a host's CPU and its memory one
 each (about 460 bytes for both, measured with tracemalloc over 10,000 hosts, the host
 names aside), the least recently updated forgotten first (:attr:`HostJoins.evicted`);
-its next scrape starts afresh. This state is not recovered after a restart: the first scrapes after one make
-nothing, as above.
+its next scrape starts afresh. This state is not recovered after a restart: the first
+scrapes after one make nothing, as above.
 """
 
 from __future__ import annotations
