@@ -25,7 +25,7 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import Field, model_validator
 
 from processors.rules.durations import DurationMs, PositiveDurationMs
-from processors.rules.model_base import StrictModel
+from processors.rules.model_base import StrictModel, one_of_kinds
 
 RECEIVER_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 ReceiverName = Annotated[str, Field(pattern=RECEIVER_NAME, max_length=128)]
@@ -139,15 +139,12 @@ class Receiver(StrictModel):
 
     @model_validator(mode="after")
     def _one_kind(self) -> Receiver:
-        kinds = [k for k in KINDS if getattr(self, k) is not None]
-        if len(kinds) != 1:
-            given = f"; it has {', '.join(kinds)}" if kinds else ""
-            raise ValueError(f"a receiver has exactly one of {', '.join(KINDS)}{given}")
+        one_of_kinds(self, KINDS, "receiver")
         return self
 
     @property
     def kind(self) -> Kind:
-        return next(k for k in KINDS if getattr(self, k) is not None)
+        return one_of_kinds(self, KINDS, "receiver")
 
     @property
     def settings(self) -> Any:

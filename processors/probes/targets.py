@@ -25,7 +25,7 @@ from typing import Annotated, Literal, get_args
 from pydantic import Field, model_validator
 
 from processors.rules.durations import PositiveDurationMs
-from processors.rules.model_base import Name, StrictModel
+from processors.rules.model_base import Name, StrictModel, one_of_kinds
 
 HostName = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^\s/]+$")]
 
@@ -77,17 +77,14 @@ class Probe(StrictModel):
 
     @model_validator(mode="after")
     def _one_kind(self) -> Probe:
-        kinds = [k for k in KINDS if getattr(self, k) is not None]
-        if len(kinds) != 1:
-            given = f"; it has {', '.join(kinds)}" if kinds else ""
-            raise ValueError(f"a probe has exactly one of {', '.join(KINDS)}{given}")
+        one_of_kinds(self, KINDS, "probe")
         if self.interval_ms < 1000:
             raise ValueError("interval: at least 1s")
         return self
 
     @property
     def kind(self) -> Kind:
-        return next(k for k in KINDS if getattr(self, k) is not None)
+        return one_of_kinds(self, KINDS, "probe")
 
     @property
     def target(self) -> str:

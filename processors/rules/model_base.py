@@ -12,7 +12,8 @@ detection, maintenance windows and inhibit rules in
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Sequence
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -33,3 +34,17 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(
         extra="forbid", frozen=True, populate_by_name=True, field_title_generator=_title
     )
+
+
+K = TypeVar("K", bound=str)
+
+
+def one_of_kinds(model: BaseModel, kinds: Sequence[K], what: str) -> K:
+    """The kind of a ``what`` (a receiver, a probe) whose kinds are its optional keys
+    (``webhook:``, ``http:``…): the one of ``kinds`` it sets. ValueError, for its
+    validator, when it sets none or several."""
+    given = [kind for kind in kinds if getattr(model, kind) is not None]
+    if len(given) != 1:
+        has = f"; it has {', '.join(given)}" if given else ""
+        raise ValueError(f"a {what} has exactly one of {', '.join(kinds)}{has}")
+    return given[0]
