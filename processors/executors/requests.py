@@ -36,9 +36,6 @@ class Program:
     cwd: str | None = None
 
 
-Request = HttpRequest | Program
-
-
 @dataclass(frozen=True, slots=True)
 class Answer:
     """What came back: an HTTP status and body, a program's exit code and output, or
