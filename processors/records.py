@@ -271,14 +271,17 @@ class Signal(BaseModel):
     by the join key; ``rules`` is empty, as the decision tier has nothing to decide on
     it (see :mod:`processors.firehose.sequence`). ``kind="recovery"``: a flatline rule's silent
     key sent again (``record.silent_since``); it only settles the verification of the
-    actions taken for the silence.
+    actions taken for the silence. ``kind="slo"``: one minute of one SLO's group
+    (``values``: ``burn_5m`` … ``burn_3d``, ``budget_remaining``, the minute's
+    ``total`` and ``bad``; ``record``: ``slo``, ``objective``; see
+    :mod:`processors.firehose.slos`).
     ``rules`` are the ids of the rules it feeds; ``group`` their ``group_by`` values.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str  # deterministic: series + window start + spec, or source offset
-    kind: Literal["window", "record", "anomaly", "match", "step", "recovery"]
+    kind: Literal["window", "record", "anomaly", "match", "step", "recovery", "slo"]
     key: str  # the entity; also the Kafka key
     source: str = "metric"
     rules: list[str] = Field(default_factory=list)

@@ -22,6 +22,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
 from processors.decisions.alert_record import AlertRecord, AlertRecordError
 from processors.errors import RulesError
 from processors.ids import fingerprint
@@ -29,6 +32,7 @@ from processors.rules.compiler import CompiledRulebook, compile_rulebook
 from processors.rules.durations import format_duration
 from processors.rules.loader import LoadedRule, load_rules
 from processors.rules.rule_errors import did_you_mean
+from processors.rules.slos import ALERTS
 from processors.timestamps import format_ts
 from streams.compacted import read_compacted
 from streams.ingest import SOURCES
@@ -48,7 +52,7 @@ def source_topic(settings: OpsrulesSettings, source: str) -> str:
 _SHOWN_RULE = frozenset(
     {"id", "description", "source", "match", "condition", "window", "for_ms"}
     | {"keep_firing_for_ms", "group_by", "severity", "labels", "annotations", "actions"}
-    | {"exceptions", "tags", "enabled"}
+    | {"exceptions", "tags", "enabled", "slo"}
 )
 _SHOWN_ACTION = frozenset({"type", "params", "cooldown_ms"})
 
@@ -78,7 +82,7 @@ def explain(
         "group_by": list(rule.group_by),
         "for_ms": rule.for_ms,
         "keep_firing_for_ms": rule.keep_firing_ms,
-        "resolves": rule.windowed,
+        "resolves": rule.evaluated,
         "severity": rule.severity,
         "labels": dict(rule.labels),
         "annotations": dict(rule.annotations),
@@ -110,12 +114,35 @@ def explain(
             "empty_windows": feed.spec.empty_windows if feed else None,
             "shared_with": [r for r in feed.rule_ids if r != rule.id] if feed else [],
         }
+    slo = rule.slo
+    if slo is not None:
+        alerts = ALERTS[slo.alert]
+        out["slo"] = {
+            "id": slo.slo,
+            "alert": slo.alert,
+            "objective": slo.objective,
+            "window_ms": slo.window_ms,
+            "grace_ms": slo.grace_ms,
+            "total": rule.match,
+            "bad": slo.bad,
+            "events": slo.events,
+            "burn_windows": [
+                {"threshold": threshold, "long": long, "short": short}
+                for threshold, long, short in alerts
+            ],
+        }
     if compiled is not None:
+        if slo is not None:
+            kind = "slo"
+            rules = [r for r in (f"{slo.slo}_page", f"{slo.slo}_ticket") if r in rulebook.rules]
+        else:
+            kind = "window" if rule.windowed else "record"
+            rules = list(feed.rule_ids) if rule.window is not None and feed else [rule.id]
         out["signals"] = {
             "topic": settings.topic(settings.topic_signals),
-            "kind": "window" if rule.windowed else "record",
+            "kind": kind,
             "key": list(rule.group_by),
-            "rules": list(feed.rule_ids) if rule.window is not None and feed else [rule.id],
+            "rules": rules,
         }
     return out
 
@@ -132,8 +159,22 @@ def text_lines(info: dict[str, Any]) -> Iterator[str]:
     yield f"source:      {info['source']}, read from topic {info['topic']}"
     yield f"match:       {info['match']}"
     yield f"condition:   {info['condition']}"
-    window = info["window"]
-    if window is None:
+    window, slo = info["window"], info.get("slo")
+    if slo is not None:
+        pairs = " or ".join(
+            f"above {w['threshold']:g} over {w['long']} and {w['short']}"
+            for w in slo["burn_windows"]
+        )
+        yield (
+            f"slo:         {slo['id']} ({slo['alert']}): objective {slo['objective']:g} over "
+            f"{_duration(slo['window_ms'])}; bad: {slo['bad']}; events per record: "
+            f"{slo['events']}"
+        )
+        yield (
+            f"             counted per minute (grace {_duration(slo['grace_ms'])}); fires "
+            f"when the burn rate is {pairs}; resolves when that no longer holds"
+        )
+    elif window is None:
         yield "window:      none: every matching record fires at once"
     else:
         kind = "tumbling" if window["hop_ms"] == window["size_ms"] else "hopping"
@@ -176,13 +217,31 @@ def text_lines(info: dict[str, Any]) -> Iterator[str]:
     signals = info["signals"]
     if signals is not None:
         key = "|".join(signals["key"]) or "*"
-        per = "closed window of a series" if signals["kind"] == "window" else "matching record"
+        per = {
+            "window": "closed window of a series",
+            "slo": "minute of each group (burn rates, budget_remaining)",
+        }.get(signals["kind"], "matching record")
         yield (
             f"signals:     kind {signals['kind']} on {signals['topic']}, one per {per}, "
             f"key {key}, rules [{', '.join(signals['rules'])}]"
         )
     if "alerts" in info:
         yield from _alert_lines(info)
+    if "budgets" in info:
+        yield from _budget_lines(info["budgets"])
+
+
+def _budget_lines(budgets: list[dict[str, Any]]) -> Iterator[str]:
+    yield f"budget:      {len(budgets)} group(s) in the latest slo signals"
+    for budget in budgets:
+        group = ", ".join(f"{k}={v}" for k, v in budget["group"].items()) or "(all)"
+        values = budget["values"]
+        burns = ", ".join(
+            f"{name} {values.get(f'burn_{name}', 0):g}" for name in ("5m", "1h", "6h", "1d", "3d")
+        )
+        remaining = values.get("budget_remaining")
+        left = f"{remaining * 100:.4g}%" if isinstance(remaining, int | float) else "?"
+        yield f"  {group}: {left} of the error budget left at {budget['ts']}; burn {burns}"
 
 
 def _alert_lines(info: dict[str, Any]) -> Iterator[str]:
@@ -225,6 +284,65 @@ async def _latest(settings: OpsrulesSettings, topics: list[str]) -> dict[str, di
             for values in (await read_compacted(settings, topic, partitions)).values():
                 out.update(values)
     return out
+
+
+async def live_budgets(
+    settings: OpsrulesSettings, slo_id: str, tail: int = 20_000
+) -> list[dict[str, Any]]:
+    """The latest ``slo`` signal of each group of the SLO ``slo_id``, from the last
+    ``tail`` records of each partition of the signals topic (a running worker sends one
+    per group per minute)."""
+    topic = settings.topic(settings.topic_signals)
+    tps = [TopicPartition(topic, p.partition) for p in await topic_partitions(settings, [topic])]
+    latest: dict[str, dict[str, Any]] = {}
+    if not tps:
+        return []
+    consumer = AIOKafkaConsumer(
+        **settings.aiokafka_kwargs(),
+        client_id=f"{settings.app_id}-explain",
+        group_id=None,
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        consumer.assign(tps)
+        ends = await consumer.end_offsets(tps)
+        begins = await consumer.beginning_offsets(tps)
+        for tp in tps:
+            consumer.seek(tp, max(begins[tp], ends[tp] - tail))
+        pending = [tp for tp in tps if await consumer.position(tp) < ends[tp]]
+        while pending:
+            fetched = await consumer.getmany(*pending, timeout_ms=1000, max_records=10_000)
+            for records in fetched.values():
+                for record in records:
+                    budget = slo_budget(record.value, slo_id)
+                    if budget is not None:
+                        key = orjson.dumps(budget["group"], option=orjson.OPT_SORT_KEYS)
+                        if budget["ts_ms"] >= latest.get(key.decode(), budget)["ts_ms"]:
+                            latest[key.decode()] = budget
+            pending = [tp for tp in pending if await consumer.position(tp) < ends[tp]]
+    finally:
+        await consumer.stop()
+    return [latest[key] for key in sorted(latest)]
+
+
+def slo_budget(value: bytes | None, slo_id: str) -> dict[str, Any] | None:
+    """An ``slo`` signal of ``slo_id`` as explain shows it, or None for any other value."""
+    try:
+        signal = orjson.loads(value or b"")
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(signal, dict) or signal.get("kind") != "slo":
+        return None
+    record, ts_ms = signal.get("record"), signal.get("ts_ms")
+    if not isinstance(record, dict) or record.get("slo") != slo_id or not isinstance(ts_ms, int):
+        return None
+    return {
+        "group": signal.get("group") or {},
+        "ts_ms": ts_ms,
+        "ts": format_ts(ts_ms),
+        "values": signal.get("values") or {},
+    }
 
 
 def rule_alerts(
@@ -306,6 +424,8 @@ def run_explain(
     if live:
         topic, alerts, unattributed = asyncio.run(live_alerts(settings, rule_id, timeout_s))
         info.update(alerts_topic=topic, alerts=alerts, unattributed=unattributed)
+        if item.rule.slo is not None:
+            info["budgets"] = asyncio.run(live_budgets(settings, item.rule.slo.slo))
     if as_json:
         print(json.dumps(info))
     else:

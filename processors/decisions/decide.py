@@ -10,9 +10,9 @@ the same views makes the same decisions and the same action ids.
 Three entry points, each working through :class:`~processors.decisions.alert.Alert`
 (the state machine, flapping, gates, the closed loop):
 
-- :func:`decide`: per rule a signal feeds, evaluate the condition (windowed rules, with
-  the rulebook's matcher) or take the match (record and typed rules), and step the
-  alert of the signal's group;
+- :func:`decide`: per rule a signal feeds, evaluate the condition (windowed rules and
+  SLOs' rules, with the rulebook's matcher) or take the match (record and typed rules),
+  and step the alert of the signal's group;
 - :func:`verify_due`: verifications of non-windowed rules whose time came by the
   partition's event clock;
 - :func:`decide_result`: an executor reported on a verified action.
@@ -44,10 +44,10 @@ def decide(
             continue  # a signal of a rule that has since been removed
         if rule.spec_id is not None:
             values = condition_context(rule, signal.values, signal.group)
-            # An empty window's condition is false, whatever it reads (rules/README.md).
-            holds = bool(signal.values.get("count")) and rule_id in rulebook.matcher.matching(
-                (rule_id,), values
-            )
+            # An empty window's condition is false, whatever it reads (rules/README.md);
+            # an SLO's minute without events is not empty: its windows are longer.
+            filled = rule.rule.slo is not None or bool(signal.values.get("count"))
+            holds = filled and rule_id in rulebook.matcher.matching((rule_id,), values)
             since_ms = (
                 signal.window_start_ms if signal.window_start_ms is not None else signal.ts_ms
             )

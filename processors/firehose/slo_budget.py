@@ -30,26 +30,15 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
+from processors.rules.slos import WINDOWS_MIN
+
 MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
 
-# The workbook's alert windows, in minutes, and its burn-rate thresholds.
-WINDOWS_MIN = {"5m": 5, "30m": 30, "1h": 60, "2h": 120, "6h": 360, "1d": 1440, "3d": 4320}
-PAGE = ((14.4, "1h", "5m"), (6.0, "6h", "30m"))  # (threshold, long window, short window)
-TICKET = ((3.0, "1d", "2h"), (1.0, "3d", "6h"))
 _LONGEST_MIN = max(WINDOWS_MIN.values())
 # Sums are kept by adding and subtracting (metric SLIs count fractional events): what
 # is left below this after every event left a window is rounding, not events.
 _NOTHING = 1e-9
-
-
-def alert_condition(pairs: tuple[tuple[float, str, str], ...]) -> str:
-    """The condition of a generated rule, in the rule language, on an ``slo`` signal's
-    values: ``(burn_1h > 14.4 and burn_5m > 14.4) or (…)``."""
-    return " or ".join(
-        f"(burn_{long} > {threshold:g} and burn_{short} > {threshold:g})"
-        for threshold, long, short in pairs
-    )
 
 
 @dataclass(slots=True)

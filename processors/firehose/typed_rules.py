@@ -11,7 +11,9 @@ each record of the partition's source:
   which the decision tier decides like a rule on single records (one firing per
   ``keep_firing_for``, default 5m; no resolved notification);
 - every step of a ``sequence`` rule on this source whose ``match`` holds becomes a
-  ``kind="step"`` signal keyed by the join key (see :mod:`processors.firehose.sequence`).
+  ``kind="step"`` signal keyed by the join key (see :mod:`processors.firehose.sequence`);
+- every SLO whose ``total`` holds counts it (:mod:`processors.firehose.slos`), and
+  sends its minutes as ``kind="slo"`` signals when they close.
 
 In a partition of the signals topic (source ``signal``) it also runs the sequence
 joins: a step signal feeds its rule's :class:`~processors.firehose.sequence.SequenceJoin` and
@@ -40,6 +42,7 @@ from processors.firehose.counting import Flatline, Frequency
 from processors.firehose.held_offsets import HeldOffsets
 from processors.firehose.new_terms import NewTerms
 from processors.firehose.sequence import SequenceJoin, SequenceMatch
+from processors.firehose.slos import SloAccounts
 from processors.firehose.spike import Spike
 from processors.ids import stable_id
 from processors.records import Signal
@@ -117,7 +120,10 @@ class TypedRules:
         horizons += [j.timeframe_ms + j.grace_ms for _, j in self.joins.values()]
         self.held = HeldOffsets(max(horizons)) if any(horizons) else None
         self._held_cores = {id(core) for _, core in self.cores if horizon_ms(core)}
-        self.active = bool(self.cores or self.steps or self.joins or source == "signal")
+        self.slos = SloAccounts(plan.slos, source)
+        self.active = bool(
+            self.cores or self.steps or self.joins or self.slos or source == "signal"
+        )
 
     def route(
         self, record: Record, *, ts_ms: int, offset: int, ref: str, now_ms: int, out: list[Signal]
@@ -140,6 +146,8 @@ class TypedRules:
             held = held or id(core) in self._held_cores
         if held and self.held is not None:
             self.held.note(offset, ts_ms)
+        if self.slos:
+            self.slos.add(record, ts_ms)
         for step in self.steps:
             if step.match(record):
                 values = [get(record) for get in step.join]
@@ -300,6 +308,8 @@ class TypedRules:
                     self._timed(rule, m.key, m.ts_ms, {"distinct": m.distinct})
                     for m in core.due(clock_ms)
                 )
+        if self.slos:
+            out.extend(self.slos.close(clock_ms))
         release_ms = clock_ms
         for _, join in self.joins.values():
             join.expire(now_ms, self.idle_timeout_ms)

@@ -5,9 +5,10 @@ window / group_by: rules that share them share one set of windows, and the stats
 compute are the union of what those rules need) and the **record rules** (no window:
 every matching record is a signal), and the **rule types** beyond thresholds: the
 typed rules of the source, the sequence steps matched on its records and, on the
-source ``signal``, the sequence joins (run by :mod:`processors.firehose.typed_rules`). The
-decision tier gets each rule's condition, timing and actions. Nothing here needs code
-when a rule is added.
+source ``signal``, the sequence joins (run by :mod:`processors.firehose.typed_rules`), and
+the SLOs whose events it counts (:class:`SloPlan`, run by :mod:`processors.firehose.slos`).
+The decision tier gets each rule's condition, timing and actions. Nothing here needs
+code when a rule is added.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ class CompiledRule:
     condition: Getter
     group_getters: tuple[tuple[str, Getter], ...]
     timing: Timing
-    spec_id: str | None  # the window feed, for windowed rules
+    spec_id: str | None  # the window feed of a windowed rule; "slo:<id>" for an SLO's
     # rule types: the fields change / cardinality / new_term read (firehose/typed_rules.py)
     values: tuple[Getter, ...] = ()
 
@@ -100,6 +101,23 @@ class SequenceStepPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class SloPlan:
+    """One SLO (the two rules of ``type: slo`` made from its entry): which records are
+    its events (``total``), which of them are bad, and the rules its signals feed."""
+
+    slo_id: str
+    total: Getter
+    bad: Getter
+    events: Getter  # how many events a record counts as
+    objective: float
+    window_ms: int
+    grace_ms: int
+    group_by: tuple[str, ...]
+    group_getters: tuple[tuple[str, Getter], ...]
+    rule_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class SourcePlan:
     feeds: tuple[WindowFeed, ...]
     record_rules: tuple[CompiledRule, ...]
@@ -109,6 +127,7 @@ class SourcePlan:
     typed: tuple[CompiledRule, ...] = ()
     steps: tuple[SequenceStepPlan, ...] = ()
     sequences: tuple[CompiledRule, ...] = ()
+    slos: tuple[SloPlan, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,12 +163,15 @@ def group_text(value: Any) -> str:
 def condition_context(
     rule: CompiledRule, values: Mapping[str, Any], group: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """What a windowed rule's condition and templates see, in both tiers: every stat of
+    """What an evaluated rule's condition and templates see, in both tiers: every stat of
     the window by name (``count`` included), the ``group_by`` values, and ``value``, the
-    rule's stat."""
-    window = rule.rule.window
-    assert window is not None
-    return {**values, **group, "value": values.get(window.stat)}
+    rule's stat; an SLO's rule sees its signal's values (burn rates, budget) and the
+    SLO's id and objective (``slo``, ``objective``)."""
+    context = {**values, **group, "value": values.get(rule.rule.stat)}
+    slo = rule.rule.slo
+    if slo is not None:
+        context["slo"], context["objective"] = slo.slo, slo.objective
+    return context
 
 
 def _getter(text: str) -> Getter:
@@ -163,6 +185,8 @@ def _type_values(rule: Rule) -> tuple[Getter, ...]:
         return (_getter(rule.cardinality.field),)
     if rule.new_term is not None:
         return tuple(_getter(path) for path in rule.new_term.fields)
+    if rule.slo is not None:
+        return (_getter(rule.slo.bad), _getter(rule.slo.events))
     return ()
 
 
@@ -185,6 +209,25 @@ def _steps(rule: Rule) -> list[tuple[str, SequenceStepPlan]]:
     ]
 
 
+def _slo_plan(rules: Sequence[CompiledRule]) -> SloPlan:
+    """The SLO of its enabled rules (one or both of ``_page``, ``_ticket``)."""
+    first = rules[0]
+    slo = first.rule.slo
+    assert slo is not None
+    return SloPlan(
+        slo_id=slo.slo,
+        total=first.match,
+        bad=first.values[0],
+        events=first.values[1],
+        objective=slo.objective,
+        window_ms=slo.window_ms,
+        grace_ms=slo.grace_ms,
+        group_by=tuple(first.rule.group_by),
+        group_getters=first.group_getters,
+        rule_ids=tuple(rule.id for rule in rules),
+    )
+
+
 MatcherKind = Literal["durable_rules", "compiled"]
 _MATCHERS: dict[tuple[str, tuple[tuple[str, str], ...]], ConditionMatcher] = {}
 
@@ -193,7 +236,7 @@ def condition_matcher(rules: Iterable[Rule], kind: MatcherKind) -> ConditionMatc
     """The matcher for the windowed rules' conditions; one per distinct set of conditions
     in the process (durable_rules rulesets are process-global and never freed, so an
     unchanged rulebook reuses its ruleset)."""
-    conditions = tuple(sorted((r.id, r.condition) for r in rules if r.window is not None))
+    conditions = tuple(sorted((r.id, r.condition) for r in rules if r.evaluated))
     key = (kind, conditions)
     matcher = _MATCHERS.get(key)
     if matcher is None:
@@ -232,6 +275,7 @@ def compile_rulebook(
     record_rules: dict[str, list[CompiledRule]] = {}
     typed: dict[str, list[CompiledRule]] = {}  # rule types, by source
     steps: dict[str, list[SequenceStepPlan]] = {}
+    slos: dict[str, list[CompiledRule]] = {}  # by SLO id
     for item in loaded:
         rule = item.rule
         if not rule.enabled:
@@ -266,6 +310,8 @@ def compile_rulebook(
             part["rule_ids"].append(rule.id)
             keep_windows = math.ceil(rule.keep_firing_ms / hop_ms) + MIN_EMPTY_WINDOWS
             part["empty"] = max(part["empty"], keep_windows)
+        elif rule.slo is not None:
+            spec_id = f"slo:{rule.slo.slo}"
         compiled = CompiledRule(
             rule=rule,
             version=item.version,
@@ -275,13 +321,15 @@ def compile_rulebook(
             timing=Timing(
                 for_ms=rule.for_ms,
                 keep_firing_for_ms=rule.keep_firing_ms,
-                resolves=rule.window is not None,
+                resolves=rule.evaluated,
             ),
             spec_id=spec_id,
             values=_type_values(rule),
         )
         rules[rule.id] = compiled
-        if rule.type != "threshold":
+        if rule.slo is not None:
+            slos.setdefault(rule.slo.slo, []).append(compiled)
+        elif rule.type != "threshold":
             typed.setdefault(rule.source, []).append(compiled)
             for step in _steps(rule):
                 steps.setdefault(step[0], []).append(step[1])
@@ -307,8 +355,10 @@ def compile_rulebook(
             group_getters=part["groups"],
             rule_ids=tuple(part["rule_ids"]),
         )
+    slo_plans = [_slo_plan(of_slo) for of_slo in slos.values()]
     sources: dict[str, SourcePlan] = {}
-    for source in {f.source for f in feeds.values()} | set(record_rules) | set(typed) | set(steps):
+    used = {f.source for f in feeds.values()} | set(record_rules) | set(typed) | set(steps)
+    for source in used | {rule.rule.source for of_slo in slos.values() for rule in of_slo}:
         of_type = typed.get(source, ())
         sources[source] = SourcePlan(
             feeds=tuple(f for f in feeds.values() if f.source == source),
@@ -316,6 +366,7 @@ def compile_rulebook(
             typed=tuple(r for r in of_type if r.rule.type != "sequence"),
             steps=tuple(steps.get(source, ())),
             sequences=tuple(r for r in of_type if r.rule.type == "sequence"),
+            slos=tuple(plan for plan in slo_plans if rules[plan.rule_ids[0]].rule.source == source),
         )
     enabled = [item.rule for item in loaded if item.rule.enabled]
     return CompiledRulebook(

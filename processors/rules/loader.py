@@ -49,6 +49,7 @@ from processors.rules.macros import (
 from processors.rules.model import Rule, RuleFile
 from processors.rules.policies import Policies, collect_policies
 from processors.rules.rule_errors import (
+    Kind,
     RuleError,
     RuleSource,
     did_you_mean,
@@ -56,6 +57,7 @@ from processors.rules.rule_errors import (
     node_pos,
     value_pos,
 )
+from processors.rules.slos import Slo, slo_rule_fields
 from processors.rules.templates import (
     ALWAYS,
     rule_templates,
@@ -136,6 +138,7 @@ def load_rules(paths: Sequence[Path | str]) -> LoadResult:
     seen: dict[str, str] = {}  # rule id -> where it is first defined
     for source in sources:
         _load_rules(source, definitions, result, seen)
+        _load_slos(source, definitions, result, seen)
     order = {str(path): index for index, path in enumerate(files)}
     result.errors.sort(key=lambda e: (order.get(e.path, len(order)), e.line, e.col))
     return result
@@ -163,12 +166,14 @@ def _read(path: Path, errors: list[RuleError]) -> RuleSource | None:
         errors.append(source.error((1, 1), None, "a rule file is a mapping with a 'rules:' list"))
         return None
     try:  # the top level, macros and lists; each rule is validated on its own
-        RuleFile.model_validate({**data, "rules": []})
+        RuleFile.model_validate({**data, "rules": [], "slos": []})
     except ValidationError as exc:
         errors.extend(source.validation_errors(exc))
-    rules = data.get("rules")
-    if rules is not None and not isinstance(rules, CommentedSeq):
-        errors.append(source.error(value_pos(data, "rules"), None, "'rules' must be a list"))
+    for section in ("rules", "slos"):
+        items = data.get(section)
+        if items is not None and not isinstance(items, CommentedSeq):
+            message = f"'{section}' must be a list"
+            errors.append(source.error(value_pos(data, section), None, message))
     return source
 
 
@@ -196,6 +201,12 @@ def _load_rules(
                 errors.append(source.error(id_pos, rule_id, message))
             else:
                 seen[rule_id] = f"{source.path}:{id_pos[0]}:{id_pos[1]}"
+        if rule is not None and rule.type == "slo":
+            message = (
+                "type slo: an SLO's rules are made from its entry under 'slos:' "
+                '(rules/README.md, "SLOs and error budgets")'
+            )
+            errors.append(source.error(value_pos(node, "type"), rule_id, message))
         if rule is not None and isinstance(node, CommentedMap):
             errors.extend(_template_errors(source, node, rule))
         result.errors.extend(errors)
@@ -206,9 +217,98 @@ def _load_rules(
             )
 
 
-def _template_errors(source: RuleSource, node: CommentedMap, rule: Rule) -> list[RuleError]:
+def _load_slos(
+    source: RuleSource, definitions: Definitions, result: LoadResult, seen: dict[str, str]
+) -> None:
+    """Each entry of ``slos:`` checked like a rule (its SLI's expressions against its
+    source's records, its alerts' templates) and compiled into its two rules
+    (:func:`processors.rules.slos.slo_rule_fields`), placed at the entry."""
+    items = source.data.get("slos")
+    if not isinstance(items, CommentedSeq):
+        return
+    for index, node in enumerate(items):
+        slo_id = _rule_id(node)
+        errors: list[RuleError] = []
+        try:
+            slo: Slo | None = Slo.model_validate(node)
+        except ValidationError as exc:
+            slo = None
+            errors.extend(source.validation_errors(exc, ("slos", index), slo_id))
+        expanded = None
+        if isinstance(node, CommentedMap):
+            expanded = _check_sli(source, node, slo_id, definitions, errors)
+        if slo_id is not None:
+            id_pos = key_pos(node, "id")
+            for alert in ("page", "ticket"):
+                rule_id = f"{slo_id}_{alert}"
+                if rule_id in seen:
+                    message = f"its rule {rule_id} has the id of a rule at {seen[rule_id]}"
+                    errors.append(source.error(id_pos, slo_id, message, "slo"))
+                else:
+                    seen[rule_id] = f"{source.path}:{id_pos[0]}:{id_pos[1]}"
+        if slo is None or expanded is None or errors:
+            result.errors.extend(errors)
+            continue
+        for alert in ("page", "ticket"):
+            fields = slo_rule_fields(slo, alert)
+            fields["match"] = expanded[0]
+            fields["slo"]["bad"], fields["slo"]["events"] = expanded[1], expanded[2]
+            rule = Rule.model_validate(fields)
+            errors.extend(_template_errors(source, node.get(alert), rule, "slo", slo_id, node))
+            if not errors:
+                result.rules.append(
+                    LoadedRule(rule, source.path, node_pos(node)[0], rule_version(rule))
+                )
+        result.errors.extend(errors)
+
+
+def _check_sli(
+    source: RuleSource,
+    node: CommentedMap,
+    slo_id: str | None,
+    definitions: Definitions,
+    errors: list[RuleError],
+) -> tuple[str, str, str] | None:
+    """An SLO's ``sli.total``, ``sli.bad`` and ``sli.events`` checked against its
+    source's records and expanded, and its ``group_by`` names; None when wrong."""
+    sli = node.get("sli")
+    source_name = sli.get("source") if isinstance(sli, CommentedMap) else None
+    if not isinstance(source_name, str) or source_name not in SOURCE_FIELDS:
+        return None  # reported by validation
+    check = _RuleChecker(source, slo_id, definitions, errors, "slo")
+    records = record_scope(source_name)
+    items = node.get("group_by")
+    for index, name in enumerate(items if isinstance(items, CommentedSeq) else []):
+        if isinstance(name, str) and not records.knows(name):
+            hint = did_you_mean(name, sorted(records.fields))
+            message = f"group_by: unknown field '{name}' for {records.label}{hint}"
+            errors.append(source.error(key_pos(items, index), slo_id, message, "slo"))
+            check.failed = True
+    total = check.expression(sli, "total", "true", records, "sli.total")
+    bad = check.expression(sli, "bad", "false", records, "sli.bad")
+    events_text = "value" if source_name == "metric" else "1"
+    if isinstance(sli.get("events"), int | float) and not isinstance(sli["events"], bool):
+        events_text = f"{sli['events']:g}"  # a number written as one
+    else:
+        events = check.expression(sli, "events", events_text, records, "sli.events")
+        events_text = _rendered(*events) if events is not None else events_text
+    if check.failed or total is None or bad is None:
+        return None
+    return _rendered(*total), _rendered(*bad), events_text
+
+
+def _template_errors(
+    source: RuleSource,
+    node: Any,
+    rule: Rule,
+    kind: Kind = "rule",
+    owner: str | None = None,
+    fallback: Any = None,
+) -> list[RuleError]:
     """Every template of the rule parsed, its names checked against what the rule's
-    actions will see, and rendered on a sample of them: at the template's position."""
+    actions will see, and rendered on a sample of them: at the template's position in
+    ``node`` (the rule's mapping; for an SLO's rule, its ``page`` or ``ticket``, where a
+    template it does not write is placed at ``fallback``, the SLO ``owner``)."""
     errors = []
     known = template_scope(rule)
     sample = sample_context(rule)
@@ -216,8 +316,13 @@ def _template_errors(source: RuleSource, node: CommentedMap, rule: Rule) -> list
         *parents, last = path
         parent: Any = node
         for part in parents:
-            parent = parent[part] if isinstance(parent, CommentedMap | CommentedSeq) else None
-        pos = value_pos(parent, last)
+            if isinstance(parent, CommentedMap):
+                parent = parent.get(part)
+            elif isinstance(parent, CommentedSeq) and isinstance(part, int) and part < len(parent):
+                parent = parent[part]
+            else:
+                parent = None
+        pos = value_pos(parent, last) if parent is not None else node_pos(fallback)
         label = ".".join(str(p) for p in path)
         for problem in template_errors(text, sample, known):
             hint = ""
@@ -226,7 +331,8 @@ def _template_errors(source: RuleSource, node: CommentedMap, rule: Rule) -> list
                 hint = did_you_mean(name, sorted(known)) or (
                     f" (it sees: {', '.join(sorted(known - ALWAYS))})"
                 )
-            errors.append(source.error(pos, rule.id, f"{label}: {problem}{hint}"))
+            message = f"{label}: {problem}{hint}"
+            errors.append(source.error(pos, owner or rule.id, message, kind))
     return errors
 
 
@@ -283,11 +389,13 @@ class _RuleChecker:
         rule_id: str | None,
         definitions: Definitions,
         errors: list[RuleError],
+        kind: Kind = "rule",
     ) -> None:
         self.source = source
         self.rule_id = rule_id
         self.definitions = definitions
         self.errors = errors
+        self.kind: Kind = kind
         self.failed = False
 
     def expression(
@@ -301,7 +409,7 @@ class _RuleChecker:
         resolved = resolve(text, scope, self.definitions)
         for problem in resolved.errors:
             self.errors.append(
-                self.source.expression_error(parent, key, self.rule_id, label, problem)
+                self.source.expression_error(parent, key, self.rule_id, label, problem, self.kind)
             )
         if resolved.tree is None:
             self.failed = True
@@ -321,7 +429,8 @@ class _RuleChecker:
         else:
             hint = did_you_mean(path, sorted(scope.fields))
             message = f"{label}: unknown field '{path}' for {scope.label}{hint}"
-        self.errors.append(self.source.error(key_pos(parent, key), self.rule_id, message))
+        pos = key_pos(parent, key)
+        self.errors.append(self.source.error(pos, self.rule_id, message, self.kind))
         self.failed = True
         return False
 

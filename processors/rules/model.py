@@ -56,6 +56,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 from processors.records import Severity, Source
 from processors.rules.actions import ActionConfig
@@ -77,9 +78,11 @@ from processors.rules.rule_types import (
     NewTermConfig,
     RuleType,
     SequenceConfig,
+    SloRuleConfig,
     SpikeConfig,
     WindowConfig,
 )
+from processors.rules.slos import Slo
 
 TAG = r"^[^\s,]+$"
 
@@ -170,6 +173,8 @@ class Rule(StrictModel):
     cardinality: CardinalityConfig | None = None
     spike: SpikeConfig | None = None
     sequence: SequenceConfig | None = None
+    # made from an entry of 'slos:', never written by hand: not in the schema
+    slo: SkipJsonSchema[SloRuleConfig | None] = None
     # -- end of rule types' settings -----------------------------------------------------
     condition: str = Field(
         "true",
@@ -252,7 +257,7 @@ class Rule(StrictModel):
                 f"a {rule_type} rule has its own timeframe ({rule_type}.timeframe); "
                 "window is for threshold rules"
             )
-        if name == "condition" and value.strip() != "true":
+        if name == "condition" and value.strip() != "true" and rule_type != "slo":
             raise ValueError(
                 f"a {rule_type} rule has no condition: its {rule_type} settings are the test "
                 "(choose records with match)"
@@ -289,11 +294,26 @@ class Rule(StrictModel):
         return self.window is not None
 
     @property
+    def evaluated(self) -> bool:
+        """Its condition is decided on each evaluation and the alert resolves when it is
+        false: a windowed rule (each closed window) and an SLO's (each closed minute)."""
+        return self.window is not None or self.slo is not None
+
+    @property
+    def stat(self) -> str:
+        """What the condition and templates of an evaluated rule see as ``value``: the
+        window's stat; for an SLO's page the 1h burn rate, for its ticket the 1d one."""
+        if self.window is not None:
+            return self.window.stat
+        assert self.slo is not None
+        return "burn_1h" if self.slo.alert == "page" else "burn_1d"
+
+    @property
     def keep_firing_ms(self) -> int:
         """Rules on single records default to 5m: matches within it are one firing."""
         if self.keep_firing_for_ms is not None:
             return self.keep_firing_for_ms
-        return 0 if self.windowed else 300_000
+        return 0 if self.evaluated else 300_000
 
 
 class RuleFile(StrictModel):
@@ -309,6 +329,11 @@ class RuleFile(StrictModel):
         description="Named lists of values (name: [values]), for 'field in name'.",
     )
     rules: list[Rule] = Field(default_factory=list)
+    slos: list[Slo] = Field(
+        default_factory=list,
+        description="Service level objectives; each compiles into the rules <id>_page and "
+        "<id>_ticket (multi-window burn-rate alerts).",
+    )
     # -- decision side: for the alerts of every rule of every file ------------------------
     inhibit_rules: list[InhibitRule] = Field(
         default_factory=list, description="Firing alerts that mute others (Alertmanager's)."

@@ -36,8 +36,9 @@ from processors.rules.noise_control import (
     MaintenanceWindow,
 )
 from processors.rules.rule_types import TYPE_SETTINGS, SequenceStep, WindowConfig
+from processors.rules.slos import SliConfig, Slo, SloAlertConfig
 
-Kind = Literal["rule", "macro", "list", "receiver", "route", "probe"]
+Kind = Literal["rule", "slo", "macro", "list", "receiver", "route", "probe"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +69,7 @@ def model_keys(model: type[BaseModel]) -> list[str]:
 
 _KEYS_BY_CONTEXT = {
     "file": model_keys(RuleFile),
-    "rule": model_keys(Rule),
+    "rule": [key for key in model_keys(Rule) if key != "slo"],  # generated from slos:
     "window": model_keys(WindowConfig),
     "action": model_keys(ActionConfig),
     # the decision side's mappings, by the key they are written under
@@ -84,6 +85,11 @@ _KEYS_BY_CONTEXT = {
     # rule types' settings, by the key they are written under
     **{name: model_keys(model) for name, model in TYPE_SETTINGS.items()},
     "steps": model_keys(SequenceStep),
+    # an SLO's mappings
+    "slos": model_keys(Slo),
+    "sli": model_keys(SliConfig),
+    "page": model_keys(SloAlertConfig),
+    "ticket": model_keys(SloAlertConfig),
 }
 
 
@@ -226,6 +232,8 @@ class RuleSource:
         name, shown = rule_id, found[1:]  # rules.<n>.window.stat is shown as window.stat
         if loc and loc[0] in ("macros", "lists") and len(loc) > 1:
             kind, name, shown = "macro" if loc[0] == "macros" else "list", str(loc[1]), []
+        elif loc and loc[0] == "slos":
+            kind = "slo"
         elif not loc or loc[0] != "rules":
             shown = found
         key = str(loc[-1]) if loc else ""

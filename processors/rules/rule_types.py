@@ -52,7 +52,15 @@ class WindowConfig(StrictModel):
 # Each type's settings are a block named after it.
 
 RuleType = Literal[
-    "threshold", "frequency", "flatline", "change", "new_term", "cardinality", "spike", "sequence"
+    "threshold",
+    "frequency",
+    "flatline",
+    "change",
+    "new_term",
+    "cardinality",
+    "spike",
+    "sequence",
+    "slo",
 ]
 TYPE_BLOCKS: tuple[str, ...] = (
     "frequency",
@@ -62,6 +70,7 @@ TYPE_BLOCKS: tuple[str, ...] = (
     "cardinality",
     "spike",
     "sequence",
+    "slo",
 )  # the types with settings, each in the block of its name (TYPE_SETTINGS)
 _TIMEFRAME = "A sliding timeframe (per group_by key)."
 _GRACE = "How long to wait for late records before judging a time (default 10s)."
@@ -188,6 +197,20 @@ class SequenceConfig(StrictModel):
     )
 
 
+class SloRuleConfig(StrictModel):
+    """``type: slo``: one of the two rules an entry of ``slos:`` compiles into (never
+    written by hand; :mod:`processors.rules.slos`). Its records are the SLI's ``total``
+    (the rule's ``match``); this block holds the rest of the SLO, the same in both."""
+
+    slo: str = Field(description="The SLO's id.")
+    alert: Literal["page", "ticket"]
+    objective: float = Field(gt=0, lt=1)
+    window_ms: PositiveDurationMs = Field(alias="window")
+    bad: str = Field(description="Which of the SLI's records are bad events.")
+    events: str = Field(description="How many events a record counts as.")
+    grace_ms: DurationMs = _grace()
+
+
 TYPE_SETTINGS: dict[str, type[StrictModel]] = {
     "frequency": FrequencyConfig,
     "flatline": FlatlineConfig,
@@ -196,4 +219,5 @@ TYPE_SETTINGS: dict[str, type[StrictModel]] = {
     "cardinality": CardinalityConfig,
     "spike": SpikeConfig,
     "sequence": SequenceConfig,
+    "slo": SloRuleConfig,
 }

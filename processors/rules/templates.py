@@ -33,6 +33,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from processors.aggregate import STATS
 from processors.rules.fields import SOURCE_FIELDS
+from processors.rules.slos import SIGNAL_VALUES as SLO_VALUES
 
 if TYPE_CHECKING:
     from processors.rules.model import Rule
@@ -248,16 +249,21 @@ MATCH_FIELDS: dict[str, tuple[bool, frozenset[str]]] = {
     "flatline": (False, frozenset({"count", "last_ts"})),
     "spike": (False, frozenset({"count", "previous_count", "direction", "window_start"})),
     "sequence": (False, frozenset({"steps", "first_ts", "span_s", "completed_by"})),
+    "slo": (False, SLO_VALUES | {"value", "slo", "objective"}),
 }
-_NUMERIC = frozenset({*STATS, "value", "distinct", "known_terms", "previous_count", "span_s"})
+_NUMERIC = frozenset(
+    {*STATS, *SLO_VALUES, "value", "objective", "distinct", "known_terms", "previous_count"}
+    | {"span_s"}
+)
 # Beside a rule's fields, every template sees these; an escalation's also ``why``.
 ALWAYS = frozenset({"rule_id", "severity", "status", "why"})
 
 
 def template_scope(rule: Rule) -> frozenset[str]:
     """The top-level names a rule's templates may read: a windowed rule's stats,
-    ``value`` and group; else its group, the fields its rule type adds and, for a match
-    made on a record, that record's fields (free-form maps such as ``labels`` by name)."""
+    ``value`` and group; else its group, the fields its rule type adds (an SLO's: its
+    signal's values, ``value``, ``slo``, ``objective``) and, for a match made on a
+    record, that record's fields (free-form maps such as ``labels`` by name)."""
     group = {name.split(".")[0] for name in rule.group_by}  # host.name: {{ host.name }}
     if rule.window is not None:
         return frozenset({"value", *STATS, *group}) | ALWAYS
@@ -276,5 +282,7 @@ def sample_context(rule: Rule) -> dict[str, Any]:
     missing never fails)."""
     sample: dict[str, Any] = {name: 0.5 for name in template_scope(rule) & _NUMERIC}
     sample.update({name: "x" for name in rule.group_by})
+    if rule.slo is not None:
+        sample["slo"] = rule.slo.slo
     sample.update(rule_id=rule.id, severity=rule.severity, status="firing", why="x")
     return sample

@@ -104,7 +104,9 @@ def run_test_files(
 def run_case(case: Case, rulebook: CompiledRulebook) -> CaseResult:
     started = time.perf_counter()
     last_eval_ms = case.evals[-1].eval_at_ms
-    grace_ms = max((feed.spec.grace_ms for feed in rulebook.feeds.values()), default=0)
+    graces = [feed.spec.grace_ms for feed in rulebook.feeds.values()]
+    graces += [slo.grace_ms for plan in rulebook.sources.values() for slo in plan.slos]
+    grace_ms = max(graces, default=0)
     # Long enough for every window ending at the last eval to close, also on a
     # partition whose records stopped earlier (it moves on by idleness).
     flush_ms = max(last_eval_ms - case.last_record_ms, 0) + grace_ms + 2 * IDLE_TIMEOUT_MS

@@ -5,14 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from processors.firehose.slo_budget import (
-    HOUR_MS,
-    MINUTE_MS,
-    PAGE,
-    TICKET,
-    SloSeries,
-    alert_condition,
-)
+from processors.firehose.slo_budget import HOUR_MS, MINUTE_MS, SloSeries
+from processors.rules.slos import PAGE, TICKET, alert_condition
 
 T0 = 1_796_688_000_000  # a whole hour (epoch minute 29,944,800)
 
