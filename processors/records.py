@@ -240,13 +240,23 @@ class SecurityEvent(_Input):
 
 class OpsEvent(_Input):
     """Deploys, backups, maintenance, changes: ``{"ts": …, "type": "deploy",
-    "entity": "checkout", "status": "succeeded", "attributes": {…}}``."""
+    "entity": "checkout", "status": "succeeded", "attributes": {…}}``; backups and
+    restore tests carry ``backup_id`` and ``size_bytes``, deployments ``version``,
+    ``previous_version`` and ``strategy``."""
 
     type: str = Field(min_length=1, max_length=255)
     entity: str = Field(min_length=1, max_length=255)
     status: str | None = None
     service: str | None = None
     host: str | None = None
+    message: str | None = None
+    # what the operations policies read (rules/README.md): backups and restore tests …
+    backup_id: str | None = None
+    size_bytes: int | None = Field(None, ge=0)
+    # … and deployments
+    version: str | None = None
+    previous_version: str | None = None
+    strategy: str | None = None
     attributes: dict[str, Any] = Field(default_factory=dict)
 
 

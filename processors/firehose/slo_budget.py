@@ -96,8 +96,11 @@ class SloSeries:
 
     @property
     def idle(self) -> bool:
-        """Nothing counted in the last 3 days and nothing open: every burn rate is 0."""
-        return not self._open and all(t <= _NOTHING for t, _ in self._sums.values())
+        """Nothing open, nothing counted in the last 3 days (every burn rate is 0) nor in
+        the SLO window (the whole budget is left)."""
+        if self._open or self._budget_hour[1] + self._budget_sums[0] > _NOTHING:
+            return False
+        return all(t <= _NOTHING for t, _ in self._sums.values())
 
     def close_until(self, clock_ms: int) -> list[tuple[int, dict[str, float]]]:
         """Close every minute that ends at or before ``clock_ms``, in order: for each,

@@ -14,10 +14,10 @@ and the minute's ``total`` and ``bad``; ``record`` names the SLO (``slo``,
 decision tier decides on those values like a windowed rule, and any rule on signals
 (``kind == "slo"``), such as a deployment freeze when ``values.budget_remaining`` is low.
 
-A group sends a signal every minute from its first event until every burn rate is 0
-again (3 days without events), then it is forgotten. The counts live in memory: a
-restart or a rebalance starts a partition's SLOs afresh (burn rates and budget count
-from then, as right after a first start).
+A group sends a signal every minute from its first event until it has had no event for
+the SLO window (and 3 days), its whole budget left again; then it is forgotten. The
+counts live in memory: a restart or a rebalance starts a partition's SLOs afresh (burn
+rates and budget count from then, as right after a first start).
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@ One instance per :class:`~processors.firehose.routing.Router` (one per input par
 each record of the partition's source:
 
 - every rule of type ``frequency``, ``flatline``, ``change``, ``new_term``,
-  ``cardinality`` or ``spike`` whose ``match`` holds feeds its core
-  (``counting``, ``change``, ``new_terms``, ``cardinality``, ``spike`` in this package)
+  ``cardinality``, ``spike`` or ``unfinished`` whose ``match`` holds feeds its core
+  (``counting``, ``change``, ``new_terms``, ``cardinality``, ``spike``, ``unfinished``
+  in this package)
   under the record's
   ``group_by`` key; a core's match becomes a ``kind="match"`` signal with the rule's id,
   which the decision tier decides like a rule on single records (one firing per
@@ -44,6 +45,7 @@ from processors.firehose.new_terms import NewTerms
 from processors.firehose.sequence import SequenceJoin, SequenceMatch
 from processors.firehose.slos import SloAccounts
 from processors.firehose.spike import Spike
+from processors.firehose.unfinished import Unfinished
 from processors.ids import stable_id
 from processors.records import Signal
 from processors.rules.compiler import CompiledRule, CompiledRulebook, SequenceStepPlan, group_text
@@ -51,7 +53,7 @@ from processors.series_keys import group_values, series_key
 from processors.timestamps import format_ts
 
 Record = Mapping[str, Any]
-Core = Frequency | Flatline | Change | NewTerms | Cardinality | Spike
+Core = Frequency | Flatline | Change | NewTerms | Cardinality | Spike | Unfinished
 
 
 def make_core(rule: CompiledRule) -> Core:
@@ -82,6 +84,9 @@ def make_core(rule: CompiledRule) -> Core:
             min_current=s.min_current,
             grace_ms=s.grace_ms,
         )
+    if r.unfinished is not None:
+        u = r.unfinished
+        return Unfinished(u.within_ms, u.grace_ms, u.max_keys)
     raise ValueError(f"rule {r.id!r} of type {r.type!r} has no core")
 
 
@@ -94,6 +99,8 @@ def horizon_ms(core: Core) -> int:
         return core.timeframe_ms + core.grace_ms
     if isinstance(core, Spike):
         return 2 * core.timeframe_ms + core.grace_ms
+    if isinstance(core, Unfinished):
+        return core.within_ms + core.grace_ms
     return 0
 
 
@@ -188,6 +195,13 @@ class TypedRules:
             )
         elif isinstance(core, Spike):
             core.add(key, ts_ms)
+            return None
+        elif isinstance(core, Unfinished):
+            start, end = rule.values
+            if start(record):
+                core.start(key, ts_ms)
+            if end(record):
+                core.end(key, ts_ms)
             return None
         else:
             texts = [v for v in (_text(get(record)) for get in rule.values) if v is not None]
@@ -296,7 +310,7 @@ class TypedRules:
                 )
             elif isinstance(core, Spike):
                 for s in core.due(clock_ms):
-                    computed = {
+                    computed: dict[str, Any] = {
                         "count": s.count,
                         "previous_count": s.previous_count,
                         "direction": s.direction,
@@ -308,6 +322,14 @@ class TypedRules:
                     self._timed(rule, m.key, m.ts_ms, {"distinct": m.distinct})
                     for m in core.due(clock_ms)
                 )
+            elif isinstance(core, Unfinished):
+                for u in core.due(clock_ms):
+                    computed = {
+                        "started": format_ts(u.started_ms),
+                        "ended": format_ts(u.ended_ms) if u.ended_ms is not None else None,
+                        "running_s": (u.ts_ms - u.started_ms) / 1000,
+                    }
+                    out.append(self._timed(rule, u.key, u.ts_ms, computed))
         if self.slos:
             out.extend(self.slos.close(clock_ms))
         release_ms = clock_ms

@@ -185,6 +185,8 @@ def _type_values(rule: Rule) -> tuple[Getter, ...]:
         return (_getter(rule.cardinality.field),)
     if rule.new_term is not None:
         return tuple(_getter(path) for path in rule.new_term.fields)
+    if rule.unfinished is not None:
+        return (_getter(rule.unfinished.start), _getter(rule.unfinished.end))
     if rule.slo is not None:
         return (_getter(rule.slo.bad), _getter(rule.slo.events))
     return ()

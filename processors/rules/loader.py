@@ -25,6 +25,7 @@ import orjson
 from pydantic import ValidationError
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
+from processors.rules.backups import SECTION as BACKUPS
 from processors.rules.expressions import (
     Binary,
     ExpressionError,
@@ -36,6 +37,7 @@ from processors.rules.expressions import (
     render,
 )
 from processors.rules.fields import SOURCE_FIELDS, default_window_value
+from processors.rules.generated import Section
 from processors.rules.macros import (
     Definitions,
     Scope,
@@ -46,7 +48,7 @@ from processors.rules.macros import (
     resolve,
     window_scope,
 )
-from processors.rules.model import Rule, RuleFile
+from processors.rules.model import MADE_FROM_SLOS, Rule, RuleFile
 from processors.rules.policies import Policies, collect_policies
 from processors.rules.rule_errors import (
     Kind,
@@ -57,7 +59,7 @@ from processors.rules.rule_errors import (
     node_pos,
     value_pos,
 )
-from processors.rules.slos import Slo, slo_rule_fields
+from processors.rules.slos import SECTION as SLOS
 from processors.rules.templates import (
     ALWAYS,
     rule_templates,
@@ -66,6 +68,9 @@ from processors.rules.templates import (
     template_scope,
 )
 from processors.rules.yaml_files import read_yaml
+
+# Sections of a rule file that compile into rules, in the order they are loaded.
+SECTIONS: tuple[Section, ...] = (SLOS, BACKUPS)
 
 __all__ = ["LoadResult", "LoadedRule", "RuleError", "load_rules", "rule_files", "rule_version"]
 
@@ -138,7 +143,8 @@ def load_rules(paths: Sequence[Path | str]) -> LoadResult:
     seen: dict[str, str] = {}  # rule id -> where it is first defined
     for source in sources:
         _load_rules(source, definitions, result, seen)
-        _load_slos(source, definitions, result, seen)
+        for section in SECTIONS:
+            _load_section(source, definitions, result, seen, section)
     order = {str(path): index for index, path in enumerate(files)}
     result.errors.sort(key=lambda e: (order.get(e.path, len(order)), e.line, e.col))
     return result
@@ -166,10 +172,11 @@ def _read(path: Path, errors: list[RuleError]) -> RuleSource | None:
         errors.append(source.error((1, 1), None, "a rule file is a mapping with a 'rules:' list"))
         return None
     try:  # the top level, macros and lists; each rule is validated on its own
-        RuleFile.model_validate({**data, "rules": [], "slos": []})
+        entries: dict[str, list[Any]] = {s.key: [] for s in SECTIONS}
+        RuleFile.model_validate({**data, "rules": [], **entries})
     except ValidationError as exc:
         errors.extend(source.validation_errors(exc))
-    for section in ("rules", "slos"):
+    for section in ("rules", *(s.key for s in SECTIONS)):
         items = data.get(section)
         if items is not None and not isinstance(items, CommentedSeq):
             message = f"'{section}' must be a list"
@@ -202,11 +209,7 @@ def _load_rules(
             else:
                 seen[rule_id] = f"{source.path}:{id_pos[0]}:{id_pos[1]}"
         if rule is not None and rule.type == "slo":
-            message = (
-                "type slo: an SLO's rules are made from its entry under 'slos:' "
-                '(rules/README.md, "SLOs and error budgets")'
-            )
-            errors.append(source.error(value_pos(node, "type"), rule_id, message))
+            errors.append(source.error(value_pos(node, "type"), rule_id, MADE_FROM_SLOS))
         if rule is not None and isinstance(node, CommentedMap):
             errors.extend(_template_errors(source, node, rule))
         result.errors.extend(errors)
@@ -217,44 +220,47 @@ def _load_rules(
             )
 
 
-def _load_slos(
-    source: RuleSource, definitions: Definitions, result: LoadResult, seen: dict[str, str]
+def _load_section(
+    source: RuleSource,
+    definitions: Definitions,
+    result: LoadResult,
+    seen: dict[str, str],
+    section: Section,
 ) -> None:
-    """Each entry of ``slos:`` checked like a rule (its SLI's expressions against its
-    source's records, its alerts' templates) and compiled into its two rules
-    (:func:`processors.rules.slos.slo_rule_fields`), placed at the entry."""
-    items = source.data.get("slos")
+    """Each entry of a section that compiles into rules (``slos:``, ``backups:``, …)
+    checked like a rule (its model; its expressions against its source's records; its
+    rules' templates) and compiled into its rules (:mod:`processors.rules.generated`),
+    placed at the entry."""
+    items = source.data.get(section.key)
     if not isinstance(items, CommentedSeq):
         return
     for index, node in enumerate(items):
-        slo_id = _rule_id(node)
+        entry_id = _rule_id(node)
         errors: list[RuleError] = []
         try:
-            slo: Slo | None = Slo.model_validate(node)
+            entry = section.model.model_validate(node)
         except ValidationError as exc:
-            slo = None
-            errors.extend(source.validation_errors(exc, ("slos", index), slo_id))
+            entry = None
+            errors.extend(source.validation_errors(exc, (section.key, index), entry_id))
         expanded = None
         if isinstance(node, CommentedMap):
-            expanded = _check_sli(source, node, slo_id, definitions, errors)
-        if slo_id is not None:
-            id_pos = key_pos(node, "id")
-            for alert in ("page", "ticket"):
-                rule_id = f"{slo_id}_{alert}"
-                if rule_id in seen:
-                    message = f"its rule {rule_id} has the id of a rule at {seen[rule_id]}"
-                    errors.append(source.error(id_pos, slo_id, message, "slo"))
-                else:
-                    seen[rule_id] = f"{source.path}:{id_pos[0]}:{id_pos[1]}"
-        if slo is None or expanded is None or errors:
+            expanded = _check_entry(source, node, entry_id, definitions, errors, section)
+            if entry_id is not None:  # also when the entry has other errors
+                id_pos = key_pos(node, "id")
+                for suffix in section.suffixes(node):
+                    rule_id = f"{entry_id}_{suffix}"
+                    if rule_id in seen:
+                        message = f"its rule {rule_id} has the id of a rule at {seen[rule_id]}"
+                        errors.append(source.error(id_pos, entry_id, message, section.kind))
+                    else:
+                        seen[rule_id] = f"{source.path}:{id_pos[0]}:{id_pos[1]}"
+        if entry is None or expanded is None or errors:
             result.errors.extend(errors)
             continue
-        for alert in ("page", "ticket"):
-            fields = slo_rule_fields(slo, alert)
-            fields["match"] = expanded[0]
-            fields["slo"]["bad"], fields["slo"]["events"] = expanded[1], expanded[2]
-            rule = Rule.model_validate(fields)
-            errors.extend(_template_errors(source, node.get(alert), rule, "slo", slo_id, node))
+        for made in section.rules(entry, expanded):
+            rule = Rule.model_validate(made.fields)
+            overrides = node.get(made.override) if made.override else None
+            errors.extend(_template_errors(source, overrides, rule, section.kind, entry_id, node))
             if not errors:
                 result.rules.append(
                     LoadedRule(rule, source.path, node_pos(node)[0], rule_version(rule))
@@ -262,39 +268,44 @@ def _load_slos(
         result.errors.extend(errors)
 
 
-def _check_sli(
+def _check_entry(
     source: RuleSource,
     node: CommentedMap,
-    slo_id: str | None,
+    entry_id: str | None,
     definitions: Definitions,
     errors: list[RuleError],
-) -> tuple[str, str, str] | None:
-    """An SLO's ``sli.total``, ``sli.bad`` and ``sli.events`` checked against its
-    source's records and expanded, and its ``group_by`` names; None when wrong."""
-    sli = node.get("sli")
-    source_name = sli.get("source") if isinstance(sli, CommentedMap) else None
+    section: Section,
+) -> dict[tuple[str, ...], str] | None:
+    """An entry's expressions checked against its source's records and expanded (by
+    their path in the entry), and the fields it groups by; None when wrong."""
+    source_name = section.source(node)
     if not isinstance(source_name, str) or source_name not in SOURCE_FIELDS:
         return None  # reported by validation
-    check = _RuleChecker(source, slo_id, definitions, errors, "slo")
+    check = _RuleChecker(source, entry_id, definitions, errors, section.kind)
     records = record_scope(source_name)
-    items = node.get("group_by")
-    for index, name in enumerate(items if isinstance(items, CommentedSeq) else []):
-        if isinstance(name, str) and not records.knows(name):
-            hint = did_you_mean(name, sorted(records.fields))
-            message = f"group_by: unknown field '{name}' for {records.label}{hint}"
-            errors.append(source.error(key_pos(items, index), slo_id, message, "slo"))
-            check.failed = True
-    total = check.expression(sli, "total", "true", records, "sli.total")
-    bad = check.expression(sli, "bad", "false", records, "sli.bad")
-    events_text = "value" if source_name == "metric" else "1"
-    if isinstance(sli.get("events"), int | float) and not isinstance(sli["events"], bool):
-        events_text = f"{sli['events']:g}"  # a number written as one
-    else:
-        events = check.expression(sli, "events", events_text, records, "sli.events")
-        events_text = _rendered(*events) if events is not None else events_text
-    if check.failed or total is None or bad is None:
-        return None
-    return _rendered(*total), _rendered(*bad), events_text
+    for key in section.group_by:
+        items = node.get(key)
+        for index, name in enumerate(items if isinstance(items, CommentedSeq) else []):
+            if isinstance(name, str) and not records.knows(name):
+                hint = did_you_mean(name, sorted(records.fields))
+                message = f"{key}: unknown field '{name}' for {records.label}{hint}"
+                pos = key_pos(items, index)
+                errors.append(source.error(pos, entry_id, message, section.kind))
+                check.failed = True
+    expanded: dict[tuple[str, ...], str] = {}
+    for expression in section.expressions(node):
+        *parents, last = expression.path
+        parent: Any = node
+        for part in parents:
+            parent = parent.get(part) if isinstance(parent, CommentedMap) else None
+        written = parent.get(last) if isinstance(parent, CommentedMap) else None
+        if isinstance(written, int | float) and not isinstance(written, bool):
+            expanded[expression.path] = repr(written)  # a number written as one
+            continue
+        found = check.expression(parent, last, expression.default, records, expression.label)
+        if found is not None:
+            expanded[expression.path] = _rendered(*found)
+    return None if check.failed else expanded
 
 
 def _template_errors(
@@ -352,7 +363,7 @@ class _Expanded:
     match: str
     condition: str
     value: str | None
-    steps: tuple[str, ...] = ()  # a sequence's steps' match
+    steps: tuple[str, ...] = ()  # a sequence's steps' match; an unfinished's start, end
 
 
 def _as_run(rule: Rule, expanded: _Expanded) -> Rule:
@@ -369,6 +380,9 @@ def _as_run(rule: Rule, expanded: _Expanded) -> Rule:
             for step, match in zip(rule.sequence.steps, expanded.steps, strict=True)
         ]
         update["sequence"] = rule.sequence.model_copy(update={"steps": steps})
+    if rule.unfinished is not None:
+        start, end = expanded.steps
+        update["unfinished"] = rule.unfinished.model_copy(update={"start": start, "end": end})
     return rule.model_copy(update=update)
 
 
@@ -496,9 +510,10 @@ def _check_expressions(
 def _check_type_settings(
     check: _RuleChecker, node: CommentedMap, records: Scope, group_by: list[str]
 ) -> tuple[str, ...] | None:
-    """The field paths in a rule type's settings, and a sequence's steps: their match
-    checked against each step's source and expanded (as run). None when wrong; a
-    missing or misshapen block is reported by validation."""
+    """The field paths in a rule type's settings, and the expressions in them, checked
+    and expanded (as run): a sequence's steps' match against each step's source, an
+    unfinished rule's start and end. None when wrong; a missing or misshapen block is
+    reported by validation."""
     rule_type = node.get("type")
     block = node.get(rule_type) if isinstance(rule_type, str) else None
     if not isinstance(block, CommentedMap):
@@ -510,6 +525,12 @@ def _check_type_settings(
             _field_path_value(check, block["fields"], index, records, "new_term.fields")
     elif rule_type == "sequence" and isinstance(block.get("steps"), CommentedSeq):
         return _check_steps(check, block["steps"], group_by)
+    elif rule_type == "unfinished":
+        found = [
+            check.expression(block, key, "true", records, f"unfinished.{key}")
+            for key in ("start", "end")
+        ]
+        return tuple(_rendered(*f) for f in found if f is not None)
     return ()
 
 

@@ -60,6 +60,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from processors.records import Severity, Source
 from processors.rules.actions import ActionConfig
+from processors.rules.backups import Backup
 from processors.rules.durations import DurationMs
 from processors.rules.fields import default_window_value
 from processors.rules.model_base import RULE_ID, Name, StrictModel
@@ -80,6 +81,7 @@ from processors.rules.rule_types import (
     SequenceConfig,
     SloRuleConfig,
     SpikeConfig,
+    UnfinishedConfig,
     WindowConfig,
 )
 from processors.rules.slos import Slo
@@ -145,6 +147,13 @@ _EXPRESSION = (
 )
 
 
+# A hand-written rule of type slo, or with an slo: block (made from slos:, never written).
+MADE_FROM_SLOS = (
+    "type slo: an SLO's rules are made from its entry under 'slos:' "
+    '(rules/README.md, "SLOs and error budgets")'
+)
+
+
 class Rule(StrictModel):
     """A rule: which records, what condition, when it fires, which actions."""
 
@@ -160,8 +169,8 @@ class Rule(StrictModel):
     type: RuleType = Field(
         "threshold",
         description="threshold (default: window and condition, or single records), "
-        "frequency, flatline, change, new_term, cardinality, spike or sequence; the type's "
-        "settings go in the block of the same name.",
+        "frequency, flatline, change, new_term, cardinality, spike, sequence or unfinished; "
+        "the type's settings go in the block of the same name.",
     )
     match: str = Field("true", description=f"Which records (default: all). {_EXPRESSION}")
     window: WindowConfig | None = None
@@ -173,6 +182,7 @@ class Rule(StrictModel):
     cardinality: CardinalityConfig | None = None
     spike: SpikeConfig | None = None
     sequence: SequenceConfig | None = None
+    unfinished: UnfinishedConfig | None = None
     # made from an entry of 'slos:', never written by hand: not in the schema
     slo: SkipJsonSchema[SloRuleConfig | None] = None
     # -- end of rule types' settings -----------------------------------------------------
@@ -239,6 +249,8 @@ class Rule(StrictModel):
     @classmethod
     def _settings_of_the_type(cls, block: object, info: ValidationInfo) -> object:
         rule_type, name = info.data.get("type"), info.field_name
+        if name == "slo" and block is not None and rule_type != "slo":
+            raise ValueError(MADE_FROM_SLOS)
         if block is not None and rule_type is not None and rule_type != name:
             raise ValueError(
                 f"settings of type {name}, but the rule is of type {rule_type} "
@@ -270,6 +282,8 @@ class Rule(StrictModel):
 
     @model_validator(mode="after")
     def _type_has_its_settings(self) -> Rule:
+        if self.type == "slo" and self.slo is None:
+            raise ValueError(MADE_FROM_SLOS)
         if self.type != "threshold" and getattr(self, self.type) is None:
             raise ValueError(
                 f"type {self.type} needs its settings under '{self.type}:' (rules/README.md)"
@@ -333,6 +347,11 @@ class RuleFile(StrictModel):
         default_factory=list,
         description="Service level objectives; each compiles into the rules <id>_page and "
         "<id>_ticket (multi-window burn-rate alerts).",
+    )
+    backups: list[Backup] = Field(
+        default_factory=list,
+        description="Backups' checks; each compiles into the rules <id>_failed, <id>_missed "
+        "and, when configured, <id>_stuck and <id>_too_small.",
     )
     # -- decision side: for the alerts of every rule of every file ------------------------
     inhibit_rules: list[InhibitRule] = Field(

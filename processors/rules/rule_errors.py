@@ -27,7 +27,9 @@ from processors.rules.actions import (
     RealertConfig,
     VerifyConfig,
 )
+from processors.rules.backups import Backup
 from processors.rules.expressions import ExpressionError
+from processors.rules.generated import AlertOverride
 from processors.rules.model import Rule, RuleFile
 from processors.rules.noise_control import (
     FlappingConfig,
@@ -36,9 +38,9 @@ from processors.rules.noise_control import (
     MaintenanceWindow,
 )
 from processors.rules.rule_types import TYPE_SETTINGS, SequenceStep, WindowConfig
-from processors.rules.slos import SliConfig, Slo, SloAlertConfig
+from processors.rules.slos import SliConfig, Slo
 
-Kind = Literal["rule", "slo", "macro", "list", "receiver", "route", "probe"]
+Kind = Literal["rule", "slo", "backup", "autoscaler", "macro", "list", "receiver", "route", "probe"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,9 +90,14 @@ _KEYS_BY_CONTEXT = {
     # an SLO's mappings
     "slos": model_keys(Slo),
     "sli": model_keys(SliConfig),
-    "page": model_keys(SloAlertConfig),
-    "ticket": model_keys(SloAlertConfig),
+    "page": model_keys(AlertOverride),
+    "ticket": model_keys(AlertOverride),
+    # a backup's
+    "backups": model_keys(Backup),
+    **{alert: model_keys(AlertOverride) for alert in ("failed", "missed", "stuck", "too_small")},
 }
+# Sections that compile into rules: how an entry's errors name it.
+_SECTION_KINDS: dict[str, Kind] = {"slos": "slo", "backups": "backup"}
 
 
 def did_you_mean(word: str, candidates: Sequence[str]) -> str:
@@ -232,8 +239,8 @@ class RuleSource:
         name, shown = rule_id, found[1:]  # rules.<n>.window.stat is shown as window.stat
         if loc and loc[0] in ("macros", "lists") and len(loc) > 1:
             kind, name, shown = "macro" if loc[0] == "macros" else "list", str(loc[1]), []
-        elif loc and loc[0] == "slos":
-            kind = "slo"
+        elif loc and loc[0] in _SECTION_KINDS:
+            kind = _SECTION_KINDS[str(loc[0])]
         elif not loc or loc[0] != "rules":
             shown = found
         key = str(loc[-1]) if loc else ""

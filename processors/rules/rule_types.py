@@ -60,6 +60,7 @@ RuleType = Literal[
     "cardinality",
     "spike",
     "sequence",
+    "unfinished",
     "slo",
 ]
 TYPE_BLOCKS: tuple[str, ...] = (
@@ -70,6 +71,7 @@ TYPE_BLOCKS: tuple[str, ...] = (
     "cardinality",
     "spike",
     "sequence",
+    "unfinished",
     "slo",
 )  # the types with settings, each in the block of its name (TYPE_SETTINGS)
 _TIMEFRAME = "A sliding timeframe (per group_by key)."
@@ -197,6 +199,19 @@ class SequenceConfig(StrictModel):
     )
 
 
+class UnfinishedConfig(StrictModel):
+    """``type: unfinished``: a record ``start`` matches, and no record ``end`` matches
+    for its group_by key within ``within`` (a job that hangs)."""
+
+    start: str = Field(description="Which of the rule's records start a run.")
+    end: str = Field(description="Which of them end it (success or failure).")
+    within_ms: PositiveDurationMs = Field(alias="within", description="How long a run may take.")
+    grace_ms: DurationMs = _grace()
+    max_keys: int = Field(
+        100_000, ge=1, le=10_000_000, description="Open runs held (the oldest go first)."
+    )
+
+
 class SloRuleConfig(StrictModel):
     """``type: slo``: one of the two rules an entry of ``slos:`` compiles into (never
     written by hand; :mod:`processors.rules.slos`). Its records are the SLI's ``total``
@@ -219,5 +234,6 @@ TYPE_SETTINGS: dict[str, type[StrictModel]] = {
     "cardinality": CardinalityConfig,
     "spike": SpikeConfig,
     "sequence": SequenceConfig,
+    "unfinished": UnfinishedConfig,
     "slo": SloRuleConfig,
 }

@@ -28,13 +28,20 @@ window recovers.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import Field, field_validator
 
 from processors.records import Severity, Source
-from processors.rules.actions import ActionConfig
 from processors.rules.durations import DurationMs, PositiveDurationMs
+from processors.rules.generated import (
+    AlertOverride,
+    Expression,
+    GeneratedRule,
+    Section,
+    alert_fields,
+)
 from processors.rules.model_base import RULE_ID, StrictModel
 
 # The workbook's alert windows, in minutes, and its burn-rate thresholds (table 5-8).
@@ -75,7 +82,7 @@ class SliConfig(StrictModel):
     @classmethod
     def _a_number_is_an_expression(cls, value: Any) -> Any:
         if isinstance(value, int | float) and not isinstance(value, bool):
-            return f"{value:g}"
+            return repr(value)
         return value
 
     @property
@@ -85,16 +92,7 @@ class SliConfig(StrictModel):
         return "value" if self.source == "metric" else "1"
 
 
-class SloAlertConfig(StrictModel):
-    """Overrides for one of the two generated rules (``page``, ``ticket``)."""
-
-    severity: Severity | None = Field(None, description="Default: critical / warning.")
-    labels: dict[str, str] = Field(default_factory=dict, description="Added to the SLO's.")
-    annotations: dict[str, str] = Field(
-        default_factory=dict, description="Templates; replace the defaults of the same name."
-    )
-    actions: list[ActionConfig] | None = Field(None, min_length=1, description="Default: alert.")
-    enabled: bool = True
+SloAlertConfig = AlertOverride  # page: and ticket:
 
 
 class Slo(StrictModel):
@@ -143,31 +141,58 @@ _WHEN = {
 }
 
 
-def slo_rule_fields(slo: Slo, alert: str) -> dict[str, Any]:
+def slo_rules(slo: Slo, expanded: Mapping[tuple[str, ...], str]) -> list[GeneratedRule]:
+    """The rules ``<id>_page`` and ``<id>_ticket``, with the SLI's expressions as
+    ``expanded`` (macros and lists resolved)."""
+    return [GeneratedRule(slo_rule_fields(slo, alert, expanded), alert) for alert in ALERTS]
+
+
+def slo_rule_fields(
+    slo: Slo, alert: str, expanded: Mapping[tuple[str, ...], str] | None = None
+) -> dict[str, Any]:
     """The generated rule ``<id>_<alert>`` as the fields of a rule file's rule."""
-    override: SloAlertConfig = getattr(slo, alert)
+    sli = {key: (expanded or {}).get(("sli", key)) for key in ("total", "bad", "events")}
     what = slo.description or f"{slo.objective:g} of {slo.sli.source} events good"
     return {
         "id": f"{slo.id}_{alert}",
         "description": f"{what} ({alert}: {_WHEN[alert]})",
         "source": slo.sli.source,
         "type": "slo",
-        "match": slo.sli.total,
+        "match": sli["total"] or slo.sli.total,
         "slo": {
             "slo": slo.id,
             "alert": alert,
             "objective": slo.objective,
             "window": f"{slo.window_ms}ms",
-            "bad": slo.sli.bad,
-            "events": slo.sli.events_expression,
+            "bad": sli["bad"] or slo.sli.bad,
+            "events": sli["events"] or slo.sli.events_expression,
             "grace": f"{slo.grace_ms}ms",
         },
         "condition": alert_condition(ALERTS[alert]),
         "group_by": list(slo.group_by),
-        "severity": override.severity or _SEVERITY[alert],
-        "labels": {**slo.labels, **override.labels},
-        "annotations": {**_ANNOTATIONS[alert], **override.annotations},
-        "actions": override.actions or [ActionConfig(type="alert")],
         "tags": ["slo"],
-        "enabled": slo.enabled and override.enabled,
+        **alert_fields(
+            getattr(slo, alert),
+            severity=_SEVERITY[alert],
+            labels=slo.labels,
+            annotations=_ANNOTATIONS[alert],
+            enabled=slo.enabled,
+        ),
     }
+
+
+def _source(node: Mapping[str, Any]) -> object:
+    sli = node.get("sli")
+    return sli.get("source") if isinstance(sli, Mapping) else None
+
+
+def _expressions(node: Mapping[str, Any]) -> tuple[Expression, ...]:
+    events = "value" if _source(node) == "metric" else "1"
+    return (
+        Expression(("sli", "total"), "true", "sli.total"),
+        Expression(("sli", "bad"), "false", "sli.bad"),
+        Expression(("sli", "events"), events, "sli.events"),
+    )
+
+
+SECTION = Section("slos", "slo", Slo, _source, _expressions, slo_rules, lambda _: tuple(ALERTS))

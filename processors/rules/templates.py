@@ -249,11 +249,12 @@ MATCH_FIELDS: dict[str, tuple[bool, frozenset[str]]] = {
     "flatline": (False, frozenset({"count", "last_ts"})),
     "spike": (False, frozenset({"count", "previous_count", "direction", "window_start"})),
     "sequence": (False, frozenset({"steps", "first_ts", "span_s", "completed_by"})),
+    "unfinished": (False, frozenset({"started", "ended", "running_s"})),
     "slo": (False, SLO_VALUES | {"value", "slo", "objective"}),
 }
 _NUMERIC = frozenset(
     {*STATS, *SLO_VALUES, "value", "objective", "distinct", "known_terms", "previous_count"}
-    | {"span_s"}
+    | {"span_s", "running_s"}
 )
 # Beside a rule's fields, every template sees these; an escalation's also ``why``.
 ALWAYS = frozenset({"rule_id", "severity", "status", "why"})

@@ -56,6 +56,15 @@ rules:
     match: service == "api"
     group_by: [service]
     spike: {timeframe: 1m, ratio: 4}
+  - id: deploy_hangs
+    type: unfinished
+    source: event
+    match: type == "deploy"
+    group_by: [entity]
+    unfinished:
+      start: status == "started"
+      end: status in ["succeeded", "failed"]
+      within: 2m
   - id: deploy_then_errors_then_burst
     type: sequence
     source: signal
@@ -90,7 +99,9 @@ def check(second: float, instance: str) -> tuple[str, dict[str, Any]]:
     )
 
 
-def deploy(second: float, version: str, entity: str = "api") -> tuple[str, dict[str, Any]]:
+def deploy(
+    second: float, version: str, entity: str = "api", status: str | None = None
+) -> tuple[str, dict[str, Any]]:
     return (
         "events",
         {
@@ -98,6 +109,7 @@ def deploy(second: float, version: str, entity: str = "api") -> tuple[str, dict[
             "type": "deploy",
             "entity": entity,
             "attributes": {"version": version},
+            "status": status,
         },
     )
 
@@ -134,6 +146,17 @@ CASES: dict[str, tuple[list[tuple[str, dict[str, Any]]], list[tuple[str, dict[st
             login(62, "e", "web-2"),
         ],
         [("many_users", {"host": "web-2"}, 62)],
+    ),
+    "unfinished fires when a deploy started is not finished within two minutes": (
+        [
+            deploy(0, "1.0", "api", "started"),
+            deploy(10, "1.0", "web", "started"),
+            deploy(100, "1.0", "web", "succeeded"),  # within 2m: near miss
+            deploy(119, "1.0", "api", "started"),  # a second start does not hide the first
+            deploy(125, "1.0", "api", "succeeded"),  # too late: ended after 120s
+            deploy(300, "1.0", "web"),  # the clock moves on
+        ],
+        [("deploy_hangs", {"entity": "api"}, 120)],
     ),
     "spike fires when a minute has four times the records of the one before": (
         [log(t) for t in range(0, 60, 6)]  # 10 in the first minute (inactive)
@@ -175,9 +198,8 @@ def test_the_shipped_rules_load_with_one_example_per_type_and_compile() -> None:
     loaded = load_rules([REPO_RULES])
     assert loaded.ok, [str(e) for e in loaded.errors]
     examples = [item.rule for item in loaded.rules if item.path.endswith("examples.yaml")]
-    assert sorted(rule.type for rule in examples) == sorted(
-        ["frequency", "flatline", "change", "new_term", "cardinality", "spike", "sequence"]
-    )
+    types = ["frequency", "flatline", "change", "new_term", "cardinality", "spike", "sequence"]
+    assert sorted(rule.type for rule in examples) == sorted([*types, "unfinished"])
     rulebook = compile_rulebook(loaded.rules, matcher="compiled")
     assert rulebook.reads_signals
 

@@ -214,7 +214,7 @@ def test_a_version_leaves_out_fields_at_their_defaults(tmp_path: Path) -> None:
         (  # KeyError: a key merged in from an anchor has no position of its own
             "base: &b {source: metric, sourze: x}\nrules:\n  - <<: *b\n    id: x\n",
             [
-                "r.yaml:1:1: unknown field 'base' (allowed: macros, lists, rules, slos, "
+                "r.yaml:1:1: unknown field 'base' (allowed: macros, lists, rules, slos, backups, "
                 "inhibit_rules, maintenance_windows)",
                 "r.yaml:3:5: rule x: unknown field 'sourze' (did you mean 'source'?)",
             ],

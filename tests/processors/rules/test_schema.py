@@ -31,6 +31,7 @@ def test_the_schema_names_every_field_as_written_in_rule_files() -> None:
         "lists",
         "rules",
         "slos",
+        "backups",
         "inhibit_rules",
         "maintenance_windows",
     }

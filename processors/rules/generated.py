@@ -1,0 +1,88 @@
+"""Sections of a rule file that compile into rules: ``slos:`` (:mod:`processors.rules.slos`),
+``backups:`` (:mod:`processors.rules.backups`), ``autoscalers:``
+(:mod:`processors.rules.autoscalers`).
+
+Each entry of such a section is validated against its model and its expressions are
+checked against its source's records like a rule's (``check`` places every error at
+its line, named ``<kind> <id>``); then :attr:`Section.rules` turns it into rules, each
+a rule file's rule, which every tool treats like one written by hand (``explain``,
+``opsrules test``, the decision trail). An entry's alerts are each overridable with an
+:class:`AlertOverride` under a key of their own (``page:``, ``missed:``, …), where
+``check`` places their templates' errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import Field
+
+from processors.records import Severity
+from processors.rules.actions import ActionConfig
+from processors.rules.model_base import StrictModel
+
+SectionKind = Literal["slo", "backup", "autoscaler"]
+
+
+class AlertOverride(StrictModel):
+    """Overrides for one rule an entry compiles into."""
+
+    severity: Severity | None = Field(None, description="Default: the entry's.")
+    labels: dict[str, str] = Field(default_factory=dict, description="Added to the entry's.")
+    annotations: dict[str, str] = Field(
+        default_factory=dict, description="Templates; replace the defaults of the same name."
+    )
+    actions: list[ActionConfig] | None = Field(
+        None, min_length=1, description="Default: the entry's (an alert)."
+    )
+    enabled: bool = True
+
+
+def alert_fields(
+    override: AlertOverride,
+    *,
+    severity: Severity,
+    labels: Mapping[str, str],
+    annotations: Mapping[str, str],
+    actions: list[ActionConfig] | None = None,
+    enabled: bool = True,
+) -> dict[str, Any]:
+    """The fields of a generated rule an :class:`AlertOverride` may change, with the
+    entry's values as defaults."""
+    return {
+        "severity": override.severity or severity,
+        "labels": {**labels, **override.labels},
+        "annotations": {**annotations, **override.annotations},
+        "actions": override.actions or actions or [ActionConfig(type="alert")],
+        "enabled": enabled and override.enabled,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Expression:
+    """An expression of an entry, checked against its source's records and expanded:
+    ``entry[path]`` (``default`` when absent; a number written as one is taken as is)."""
+
+    path: tuple[str, ...]
+    default: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratedRule:
+    fields: dict[str, Any]  # the rule as a rule file writes it
+    override: str | None  # the entry's key of its AlertOverride (where its templates are)
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    key: str  # the rule file's key: "slos"
+    kind: SectionKind  # how check names an entry: "slo <id>: ..."
+    model: type[StrictModel]
+    source: Callable[[Mapping[str, Any]], object]  # the source named in an entry's YAML
+    expressions: Callable[[Mapping[str, Any]], tuple[Expression, ...]]
+    rules: Callable[[Any, Mapping[tuple[str, ...], str]], list[GeneratedRule]]
+    suffixes: Callable[[Mapping[str, Any]], tuple[str, ...]]  # its rules: <id>_<suffix>
+    group_by: tuple[str, ...] = ("group_by",)  # where the entry names fields to group by
