@@ -283,15 +283,16 @@ class Signal(BaseModel):
     key sent again (``record.silent_since``); it only settles the verification of the
     actions taken for the silence. ``kind="slo"``: one minute of one SLO's group
     (``values``: ``burn_5m`` … ``burn_3d``, ``budget_remaining``, the minute's
-    ``total`` and ``bad``; ``record``: ``slo``, ``objective``; see
-    :mod:`processors.firehose.slos`).
+    ``total`` and ``bad``; ``record``: ``slo``, ``objective``). ``kind="part"``: one
+    input partition's count of one SLO group's minute, on its way to the signals
+    partition that adds them up (``rules`` is empty; see :mod:`processors.firehose.slos`).
     ``rules`` are the ids of the rules it feeds; ``group`` their ``group_by`` values.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str  # deterministic: series + window start + spec, or source offset
-    kind: Literal["window", "record", "anomaly", "match", "step", "recovery", "slo"]
+    kind: Literal["window", "record", "anomaly", "match", "step", "recovery", "slo", "part"]
     key: str  # the entity; also the Kafka key
     source: str = "metric"
     rules: list[str] = Field(default_factory=list)

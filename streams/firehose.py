@@ -28,6 +28,7 @@ from mode import Service
 from processors.firehose.anomaly_feed import AnomalyPlan
 from processors.firehose.pipeline import PartitionPipeline
 from processors.firehose.routing import Routed
+from processors.firehose.slos import SloMerge
 from processors.records import Signal
 from processors.rules.compiler import CompiledRulebook
 from streams.batch_loop import BatchLoopService, Offsets, Outgoing
@@ -46,11 +47,27 @@ class FirehoseBatch:
     """Turns fetched records into outgoing records; owns the routers of the partitions."""
 
     def __init__(
-        self, settings: OpsrulesSettings, rulebook: CompiledRulebook, metrics: Metrics
+        self,
+        settings: OpsrulesSettings,
+        rulebook: CompiledRulebook,
+        metrics: Metrics,
+        carried: FirehoseBatch | None = None,
     ) -> None:
+        """``carried``: the batch this one replaces (a hot reload, a rewind), whose SLO
+        accounting each signals partition takes over (processors/firehose/slos.py)."""
         self.settings = settings
         self.rulebook = rulebook
         self.metrics = metrics
+        self.slo_merges: dict[TopicPartition, SloMerge] = {}
+        if carried is not None:
+            self.slo_merges = {
+                tp: p.router.types.slo_merge
+                for tp, p in carried.pipelines.items()
+                if p.router.types.slo_merge
+            }
+            self.slo_merges.update(
+                (tp, merge) for tp, merge in carried.slo_merges.items() if tp not in self.slo_merges
+            )
         self.sources = {
             settings.topic(getattr(settings, f"topic_{r}")): s for r, s in SOURCES.items()
         }
@@ -82,6 +99,9 @@ class FirehoseBatch:
                 anomaly_plan=self.anomaly_plan,
                 max_counter_series=self.settings.counter_series_max,
             )
+            previous = self.slo_merges.pop(tp, None)
+            if previous is not None:
+                pipeline.router.types.slo_merge.adopt(previous)
         return pipeline
 
     def process(self, batches: dict[TopicPartition, list[Any]], now_ms: int) -> list[Outgoing]:
@@ -203,6 +223,7 @@ class FirehoseBatch:
 
     def revoke(self, tp: TopicPartition) -> None:
         self.pipelines.pop(tp, None)
+        self.slo_merges.pop(tp, None)
 
 
 class FirehoseService(BatchLoopService):
@@ -243,8 +264,9 @@ class FirehoseService(BatchLoopService):
             await self.seek_committed(committed)
 
     async def rewind(self) -> None:
-        """Rebuild every partition's cores from its commit, as at a restart."""
-        self.batch = FirehoseBatch(self.settings, self.batch.rulebook, self.metrics)
+        """Rebuild every partition's cores from its commit, as at a restart (SLOs'
+        accounting carried over)."""
+        self.batch = FirehoseBatch(self.settings, self.batch.rulebook, self.metrics, self.batch)
         await self._restore(self.assignment(), seek=True)
 
     async def reload(self, rulebook: CompiledRulebook, changed: set[str]) -> None:
@@ -253,11 +275,12 @@ class FirehoseService(BatchLoopService):
         from it. Windows of unchanged rules come back as they were (their records are
         read again; windows already emitted stay emitted, so nothing is sent twice);
         windows of changed rules fill from the committed offset on (``changed`` is not
-        needed: a rule's windows are keyed by its definition)."""
+        needed: a rule's windows are keyed by its definition); SLOs' accounting is
+        carried over."""
 
         async def swap() -> None:
             await self.commit(self.commits())
-            self.batch = FirehoseBatch(self.settings, rulebook, self.metrics)
+            self.batch = FirehoseBatch(self.settings, rulebook, self.metrics, self.batch)
             if sorted(self.batch.sources) != self.topics:
                 self.resubscribe(self.batch.sources)  # the rebalance restores
                 return

@@ -47,7 +47,7 @@ class PartitionPipeline:
     ) -> None:
         self.source = source
         self.ref_prefix = ref_prefix  # names the partition in signal ids (topic/partition)
-        self.router = Router(rulebook, source, idle_timeout_ms=idle_timeout_ms)
+        self.router = Router(rulebook, source, idle_timeout_ms=idle_timeout_ms, origin=ref_prefix)
         self.anomalies: AnomalyFeed | None = None
         if source == "metric" and anomaly_plan is not None and anomaly_plan.metrics:
             self.anomalies = AnomalyFeed(anomaly_plan)

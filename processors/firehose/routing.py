@@ -116,7 +116,11 @@ def _required_texts(match: str) -> dict[str, str]:
 
 
 class Router:
-    def __init__(self, rulebook: CompiledRulebook, source: str, *, idle_timeout_ms: int) -> None:
+    def __init__(
+        self, rulebook: CompiledRulebook, source: str, *, idle_timeout_ms: int, origin: str = ""
+    ) -> None:
+        """``origin`` names the input partition (``topic/partition``) in what it sends
+        to be added up with other partitions' (SLOs' counts)."""
         self.source = source
         self.plan = rulebook.plan(source)
         self.feeds = {feed.spec.spec_id: feed for feed in self.plan.feeds}
@@ -144,7 +148,7 @@ class Router:
         self.warm_until_ms: dict[str, int] = {}
         self.filtered = 0  # window results not sent: no rule could change an alert
         # Rule types beyond thresholds and sequence steps (and joins, on signals).
-        self.types = TypedRules(rulebook, source, idle_timeout_ms=idle_timeout_ms)
+        self.types = TypedRules(rulebook, source, idle_timeout_ms=idle_timeout_ms, origin=origin)
         self.dispatch = Dispatch.of(rulebook, self.plan.feeds, self.plan.record_rules)
 
     def route(
@@ -158,7 +162,7 @@ class Router:
         if offset >= self.next_offset:
             self.next_offset = offset + 1
         own = self.source == "signal" and record.get("source") == "signal"
-        if own and record.get("kind") != "step":
+        if own and record.get("kind") not in ("step", "part"):
             # A rule on signals made it: never fed back to the rules (no loops).
             self.windows.observe(ts_ms, offset, now_ms)
             return Routed.PROCESSED

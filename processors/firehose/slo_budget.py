@@ -94,6 +94,10 @@ class SloSeries:
         minute.bad += bad
         return True
 
+    def closed(self, minute: int) -> bool:
+        """Whether the epoch ``minute`` is closed: events for it would be late."""
+        return self._next is not None and minute < self._next
+
     @property
     def idle(self) -> bool:
         """Nothing open, nothing counted in the last 3 days (every burn rate is 0) nor in
@@ -109,11 +113,37 @@ class SloSeries:
             if not self._open:
                 return []
             self._next = min(self._open)
+        end = clock_ms // MINUTE_MS  # the first minute not to close
+        if end - self._next > self._memory_min:
+            # The clock leapt past everything this series remembers (a partition silent
+            # for longer than the SLO window, or a record from far ahead): whatever it
+            # counted has left every window. Start afresh rather than close each minute
+            # of the leap (a year is half a million of them).
+            self._forget(keep_from=end - self._memory_min)
+            if not self._open:
+                self._next = end
+                return []
+            self._next = min(self._open)
         out = []
         while (self._next + 1) * MINUTE_MS <= clock_ms:
             out.append((self._next, self._close(self._next)))
             self._next += 1
         return out
+
+    @property
+    def _memory_min(self) -> int:
+        """Minutes after which nothing counted matters: the longest alert window or the
+        SLO window, whichever is longer."""
+        return max(_LONGEST_MIN, self.budget_hours * 60)
+
+    def _forget(self, keep_from: int) -> None:
+        """Everything counted, but the open minutes from ``keep_from`` on."""
+        self._open = {index: m for index, m in self._open.items() if index >= keep_from}
+        self._minutes.clear()
+        self._sums = {name: [0.0, 0.0] for name in WINDOWS_MIN}
+        self._budget.clear()
+        self._budget_hour = [-1, 0.0, 0.0]
+        self._budget_sums = [0.0, 0.0]
 
     def _close(self, index: int) -> dict[str, float]:
         """``burn_<window>`` for each alert window ending with minute ``index``,

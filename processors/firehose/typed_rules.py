@@ -13,8 +13,9 @@ each record of the partition's source:
   ``keep_firing_for``, default 5m; no resolved notification);
 - every step of a ``sequence`` rule on this source whose ``match`` holds becomes a
   ``kind="step"`` signal keyed by the join key (see :mod:`processors.firehose.sequence`);
-- every SLO whose ``total`` holds counts it (:mod:`processors.firehose.slos`), and
-  sends its minutes as ``kind="slo"`` signals when they close.
+- every SLO whose ``total`` holds counts it, and sends each closed minute's count as a
+  ``kind="part"`` signal; in a partition of the signals topic the parts are added up
+  into each SLO's ``kind="slo"`` signals (:mod:`processors.firehose.slos`).
 
 In a partition of the signals topic (source ``signal``) it also runs the sequence
 joins: a step signal feeds its rule's :class:`~processors.firehose.sequence.SequenceJoin` and
@@ -43,7 +44,7 @@ from processors.firehose.counting import Flatline, Frequency
 from processors.firehose.held_offsets import HeldOffsets
 from processors.firehose.new_terms import NewTerms
 from processors.firehose.sequence import SequenceJoin, SequenceMatch
-from processors.firehose.slos import SloAccounts
+from processors.firehose.slos import SloCounts, SloMerge
 from processors.firehose.spike import Spike
 from processors.firehose.unfinished import Unfinished
 from processors.ids import stable_id
@@ -105,7 +106,9 @@ def horizon_ms(core: Core) -> int:
 
 
 class TypedRules:
-    def __init__(self, rulebook: CompiledRulebook, source: str, *, idle_timeout_ms: int) -> None:
+    def __init__(
+        self, rulebook: CompiledRulebook, source: str, *, idle_timeout_ms: int, origin: str = ""
+    ) -> None:
         plan = rulebook.plan(source)
         self.source = source
         self.idle_timeout_ms = idle_timeout_ms
@@ -123,11 +126,13 @@ class TypedRules:
                 max_keys=config.max_keys,
             )
             self.joins[rule.id] = (rule, join)
+        self.slos = SloCounts(plan.slos, source, origin)
+        self.slo_merge = SloMerge(plan.slo_merges)
         horizons = [horizon_ms(core) for _, core in self.cores]
         horizons += [j.timeframe_ms + j.grace_ms for _, j in self.joins.values()]
+        horizons += [self.slos.horizon_ms] if self.slos else []
         self.held = HeldOffsets(max(horizons)) if any(horizons) else None
         self._held_cores = {id(core) for _, core in self.cores if horizon_ms(core)}
-        self.slos = SloAccounts(plan.slos, source)
         self.active = bool(
             self.cores or self.steps or self.joins or self.slos or source == "signal"
         )
@@ -136,10 +141,14 @@ class TypedRules:
         self, record: Record, *, ts_ms: int, offset: int, ref: str, now_ms: int, out: list[Signal]
     ) -> bool:
         """Feed one record; matches and steps are appended to ``out``. True when the
-        record is a sequence step, for the joins: then no other rule may see it. (A
-        signal a rule on signals made never comes here: :meth:`Router.route`.)"""
+        record is a sequence step, for the joins, or an SLO's part, for its accounting:
+        then no other rule may see it. (A signal a rule on signals made never comes
+        here: :meth:`Router.route`.)"""
         if self.source == "signal" and record.get("kind") == "step":
             self._join(record, ts_ms, offset, now_ms, out)
+            return True
+        if self.source == "signal" and record.get("kind") == "part":
+            self.slo_merge.add(record)
             return True
         held = False
         for rule, core in self.cores:
@@ -153,8 +162,8 @@ class TypedRules:
             held = held or id(core) in self._held_cores
         if held and self.held is not None:
             self.held.note(offset, ts_ms)
-        if self.slos:
-            self.slos.add(record, ts_ms)
+        if self.slos and self.slos.add(record, ts_ms) and self.held is not None:
+            self.held.note(offset, ts_ms)
         for step in self.steps:
             if step.match(record):
                 values = [get(record) for get in step.join]
@@ -332,6 +341,8 @@ class TypedRules:
                     out.append(self._timed(rule, u.key, u.ts_ms, computed))
         if self.slos:
             out.extend(self.slos.close(clock_ms))
+        if self.slo_merge:
+            out.extend(self.slo_merge.close(clock_ms))
         release_ms = clock_ms
         for _, join in self.joins.values():
             join.expire(now_ms, self.idle_timeout_ms)
@@ -340,7 +351,7 @@ class TypedRules:
                 release_ms = min(release_ms, join_ms)
         if self.held is not None:
             self.held.release(release_ms)
-        out.sort(key=lambda s: (s.ts_ms, s.rules[0], s.key))
+        out.sort(key=lambda s: (s.ts_ms, s.rules[0] if s.rules else "", s.key))
         return out
 
     def _timed(self, rule: CompiledRule, key: str, ts_ms: int, computed: dict[str, Any]) -> Signal:

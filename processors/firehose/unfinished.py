@@ -1,13 +1,14 @@
 """Started and not finished in time, per key: the core of the ``unfinished`` rule type
 (a backup, a deploy or a batch job that hangs).
 
-A record that ``start`` matches opens the key's run at its time, unless a run is open
+A record that ``start`` matches opens a run of its key at its time, unless one is open
 (the earliest open start stands: a second start while the first runs does not hide
-it). A record that ``end`` matches, at or after the run's start, ends it. A run is
-judged once the event clock passes ``start + within + grace``: not ended by then, or
-ended after ``start + within``, it is a match with ``ts_ms = start + within``; either
-way the key is forgotten. An end before any start of its key is of an earlier run and
-ignored. At most ``max_keys`` open runs are held; the oldest go first, unjudged.
+it). A record that ``end`` matches, at or after the open run's start, ends it: within
+``within`` of its start the run is done; later, it is still a match. A run is judged
+once the event clock passes ``start + within + grace``: not ended by then, or ended too
+late, it is a match with ``ts_ms = start + within``. An end before any open run's start
+is of an earlier run and ignored; a start after a run ended opens the next run. At
+most ``max_keys`` keys are held; the one with the oldest run goes first, unjudged.
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ class Unfinished:
         self.within_ms = within_ms
         self.grace_ms = grace_ms
         self.max_keys = max_keys
-        self._runs: dict[str, list[int | None]] = {}  # key -> [start, end or None]
+        # key -> its runs waiting for judgement: [start, end or None], by start; at most
+        # one open (no end yet), and ended ones only when they ended too late
+        self._runs: dict[str, list[list[int | None]]] = {}
         self._timers = Timers.for_timeframe(within_ms)
         self.evicted = 0
 
@@ -40,42 +43,69 @@ class Unfinished:
         return len(self._runs)
 
     def start(self, key: str, ts_ms: int) -> None:
-        run = self._runs.get(key)
-        if run is not None:
-            started = run[0]
+        runs = self._runs.get(key)
+        if runs is None:
+            if len(self._runs) >= self.max_keys:
+                oldest = min(self._runs, key=lambda k: self._runs[k][0][0] or 0)
+                del self._runs[oldest]
+                self.evicted += 1
+            runs = self._runs[key] = []
+        # the open run, or one that ended too late and started after this start: a start
+        # of either arriving late moves it earlier
+        same = next((run for run in runs if run[1] is None), None) or next(
+            (run for run in runs if (run[0] or 0) > ts_ms), None
+        )
+        if same is not None:
+            started = same[0]
             assert started is not None
-            if ts_ms < started:  # an earlier start arrived late: it is the run's
-                run[0] = ts_ms
+            if ts_ms < started:
+                same[0] = ts_ms
                 self._timers.schedule(key, ts_ms + self.within_ms + self.grace_ms)
             return
-        if len(self._runs) >= self.max_keys:
-            oldest = min(self._runs, key=lambda k: self._runs[k][0] or 0)
-            del self._runs[oldest]
-            self.evicted += 1
-        self._runs[key] = [ts_ms, None]
+        runs.append([ts_ms, None])
+        runs.sort(key=lambda run: run[0] or 0)
         self._timers.schedule(key, ts_ms + self.within_ms + self.grace_ms)
 
     def end(self, key: str, ts_ms: int) -> None:
-        run = self._runs.get(key)
-        if run is None or run[0] is None or ts_ms < run[0]:
+        """Ends the open run if it started at or before ``ts_ms``; a run ended within its
+        time is done at once (nothing to judge)."""
+        runs = self._runs.get(key)
+        if not runs:
             return
-        if run[1] is None or ts_ms < run[1]:
-            run[1] = ts_ms
+        # the open run; or one that ended too late, if this end is earlier
+        run = next(
+            (
+                r
+                for r in runs
+                if r[0] is not None and r[0] <= ts_ms and (r[1] is None or ts_ms < r[1])
+            ),
+            None,
+        )
+        if run is None or run[0] is None:
+            return
+        if ts_ms <= run[0] + self.within_ms:
+            runs.remove(run)
+            if not runs:
+                del self._runs[key]
+        else:
+            run[1] = ts_ms  # too late: still a match when judged
 
     def due(self, clock_ms: int) -> list[UnfinishedMatch]:
         """The runs judged by the event clock ``clock_ms``: those not ended within their
         time, in time order."""
         out = []
         for key in self._timers.pop_due(clock_ms):
-            run = self._runs.get(key)
-            if run is None or run[0] is None:
+            runs = self._runs.get(key)
+            if runs is None:
                 continue
-            started, ended = run[0], run[1]
-            deadline = started + self.within_ms
-            if deadline + self.grace_ms > clock_ms:
-                continue  # an earlier timer of a start that moved: its own comes later
-            del self._runs[key]
-            if ended is None or ended > deadline:
-                out.append(UnfinishedMatch(key, deadline, started, ended))
+            for run in [
+                r for r in runs if (r[0] or 0) + self.within_ms + self.grace_ms <= clock_ms
+            ]:
+                started, ended = run[0], run[1]
+                assert started is not None
+                runs.remove(run)
+                out.append(UnfinishedMatch(key, started + self.within_ms, started, ended))
+            if not runs:
+                del self._runs[key]
         out.sort(key=lambda m: (m.ts_ms, m.key))
         return out

@@ -6,7 +6,8 @@ compute are the union of what those rules need) and the **record rules** (no win
 every matching record is a signal), and the **rule types** beyond thresholds: the
 typed rules of the source, the sequence steps matched on its records and, on the
 source ``signal``, the sequence joins (run by :mod:`processors.firehose.typed_rules`), and
-the SLOs whose events it counts (:class:`SloPlan`, run by :mod:`processors.firehose.slos`).
+the SLOs whose events it counts, and (on ``signal``) every SLO, whose counts it adds up
+(:class:`SloPlan`, run by :mod:`processors.firehose.slos`).
 The decision tier gets each rule's condition, timing and actions. Nothing here needs
 code when a rule is added.
 """
@@ -26,6 +27,7 @@ from processors.rules.loader import LoadedRule
 from processors.rules.matcher import CompiledMatcher, ConditionMatcher
 from processors.rules.model import Rule
 from processors.rules.policies import NO_POLICIES, Policies
+from processors.rules.rule_types import AutoscaleRuleConfig
 from processors.rules.templates import rule_templates, template_fields
 from processors.windowing import WindowSpec
 
@@ -106,6 +108,7 @@ class SloPlan:
     its events (``total``), which of them are bad, and the rules its signals feed."""
 
     slo_id: str
+    source: str
     total: Getter
     bad: Getter
     events: Getter  # how many events a record counts as
@@ -118,6 +121,19 @@ class SloPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class AutoscalePlan:
+    """One autoscaler (its rule of ``type: autoscale``): which records are its metric,
+    the replica each names, and HPA's settings."""
+
+    rule_id: str
+    source: str
+    match: Getter
+    per: Getter
+    value: Getter
+    config: AutoscaleRuleConfig
+
+
+@dataclass(frozen=True, slots=True)
 class SourcePlan:
     feeds: tuple[WindowFeed, ...]
     record_rules: tuple[CompiledRule, ...]
@@ -127,7 +143,10 @@ class SourcePlan:
     typed: tuple[CompiledRule, ...] = ()
     steps: tuple[SequenceStepPlan, ...] = ()
     sequences: tuple[CompiledRule, ...] = ()
-    slos: tuple[SloPlan, ...] = ()
+    slos: tuple[SloPlan, ...] = ()  # SLOs whose events this source's records are
+    slo_merges: tuple[SloPlan, ...] = ()  # (source "signal") every SLO, to add up its counts
+    autoscalers: tuple[AutoscalePlan, ...] = ()  # autoscalers whose metric these records are
+    autoscale_merges: tuple[AutoscalePlan, ...] = ()  # (source "signal") every autoscaler
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +237,7 @@ def _slo_plan(rules: Sequence[CompiledRule]) -> SloPlan:
     assert slo is not None
     return SloPlan(
         slo_id=slo.slo,
+        source=first.rule.source,
         total=first.match,
         bad=first.values[0],
         events=first.values[1],
@@ -278,6 +298,7 @@ def compile_rulebook(
     typed: dict[str, list[CompiledRule]] = {}  # rule types, by source
     steps: dict[str, list[SequenceStepPlan]] = {}
     slos: dict[str, list[CompiledRule]] = {}  # by SLO id
+    scalers: list[AutoscalePlan] = []
     for item in loaded:
         rule = item.rule
         if not rule.enabled:
@@ -331,6 +352,13 @@ def compile_rulebook(
         rules[rule.id] = compiled
         if rule.slo is not None:
             slos.setdefault(rule.slo.slo, []).append(compiled)
+        elif rule.autoscale is not None:
+            a = rule.autoscale
+            scalers.append(
+                AutoscalePlan(
+                    rule.id, rule.source, compiled.match, _getter(a.per), _getter(a.value), a
+                )
+            )
         elif rule.type != "threshold":
             typed.setdefault(rule.source, []).append(compiled)
             for step in _steps(rule):
@@ -360,7 +388,9 @@ def compile_rulebook(
     slo_plans = [_slo_plan(of_slo) for of_slo in slos.values()]
     sources: dict[str, SourcePlan] = {}
     used = {f.source for f in feeds.values()} | set(record_rules) | set(typed) | set(steps)
-    for source in used | {rule.rule.source for of_slo in slos.values() for rule in of_slo}:
+    used |= {plan.source for plan in slo_plans} | {plan.source for plan in scalers}
+    used |= {"signal"} if slo_plans or scalers else set()
+    for source in used:
         of_type = typed.get(source, ())
         sources[source] = SourcePlan(
             feeds=tuple(f for f in feeds.values() if f.source == source),
@@ -368,7 +398,10 @@ def compile_rulebook(
             typed=tuple(r for r in of_type if r.rule.type != "sequence"),
             steps=tuple(steps.get(source, ())),
             sequences=tuple(r for r in of_type if r.rule.type == "sequence"),
-            slos=tuple(plan for plan in slo_plans if rules[plan.rule_ids[0]].rule.source == source),
+            slos=tuple(plan for plan in slo_plans if plan.source == source),
+            slo_merges=tuple(slo_plans) if source == "signal" else (),
+            autoscalers=tuple(plan for plan in scalers if plan.source == source),
+            autoscale_merges=tuple(scalers) if source == "signal" else (),
         )
     enabled = [item.rule for item in loaded if item.rule.enabled]
     return CompiledRulebook(

@@ -25,6 +25,7 @@ import orjson
 from pydantic import ValidationError
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
+from processors.rules.autoscalers import SECTION as AUTOSCALERS
 from processors.rules.backups import SECTION as BACKUPS
 from processors.rules.expressions import (
     Binary,
@@ -48,7 +49,7 @@ from processors.rules.macros import (
     resolve,
     window_scope,
 )
-from processors.rules.model import MADE_FROM_SLOS, Rule, RuleFile
+from processors.rules.model import MADE_FROM_AUTOSCALERS, MADE_FROM_SLOS, Rule, RuleFile
 from processors.rules.policies import Policies, collect_policies
 from processors.rules.rule_errors import (
     Kind,
@@ -70,7 +71,7 @@ from processors.rules.templates import (
 from processors.rules.yaml_files import read_yaml
 
 # Sections of a rule file that compile into rules, in the order they are loaded.
-SECTIONS: tuple[Section, ...] = (SLOS, BACKUPS)
+SECTIONS: tuple[Section, ...] = (SLOS, BACKUPS, AUTOSCALERS)
 
 __all__ = ["LoadResult", "LoadedRule", "RuleError", "load_rules", "rule_files", "rule_version"]
 
@@ -208,8 +209,9 @@ def _load_rules(
                 errors.append(source.error(id_pos, rule_id, message))
             else:
                 seen[rule_id] = f"{source.path}:{id_pos[0]}:{id_pos[1]}"
-        if rule is not None and rule.type == "slo":
-            errors.append(source.error(value_pos(node, "type"), rule_id, MADE_FROM_SLOS))
+        if rule is not None and rule.type in ("slo", "autoscale"):
+            made = MADE_FROM_SLOS if rule.type == "slo" else MADE_FROM_AUTOSCALERS
+            errors.append(source.error(value_pos(node, "type"), rule_id, made))
         if rule is not None and isinstance(node, CommentedMap):
             errors.extend(_template_errors(source, node, rule))
         result.errors.extend(errors)
@@ -248,7 +250,7 @@ def _load_section(
             if entry_id is not None:  # also when the entry has other errors
                 id_pos = key_pos(node, "id")
                 for suffix in section.suffixes(node):
-                    rule_id = f"{entry_id}_{suffix}"
+                    rule_id = f"{entry_id}_{suffix}" if suffix else entry_id
                     if rule_id in seen:
                         message = f"its rule {rule_id} has the id of a rule at {seen[rule_id]}"
                         errors.append(source.error(id_pos, entry_id, message, section.kind))

@@ -60,6 +60,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from processors.records import Severity, Source
 from processors.rules.actions import ActionConfig
+from processors.rules.autoscalers import Autoscaler
 from processors.rules.backups import Backup
 from processors.rules.durations import DurationMs
 from processors.rules.fields import default_window_value
@@ -72,6 +73,7 @@ from processors.rules.noise_control import (
 )
 from processors.rules.rule_types import (
     TYPE_BLOCKS,
+    AutoscaleRuleConfig,
     CardinalityConfig,
     ChangeConfig,
     FlatlineConfig,
@@ -153,6 +155,11 @@ MADE_FROM_SLOS = (
     '(rules/README.md, "SLOs and error budgets")'
 )
 
+MADE_FROM_AUTOSCALERS = (
+    "type autoscale: an autoscaler's rule is made from its entry under 'autoscalers:' "
+    '(rules/README.md, "Autoscaling")'
+)
+
 
 class Rule(StrictModel):
     """A rule: which records, what condition, when it fires, which actions."""
@@ -185,6 +192,7 @@ class Rule(StrictModel):
     unfinished: UnfinishedConfig | None = None
     # made from an entry of 'slos:', never written by hand: not in the schema
     slo: SkipJsonSchema[SloRuleConfig | None] = None
+    autoscale: SkipJsonSchema[AutoscaleRuleConfig | None] = None  # from autoscalers:
     # -- end of rule types' settings -----------------------------------------------------
     condition: str = Field(
         "true",
@@ -251,6 +259,8 @@ class Rule(StrictModel):
         rule_type, name = info.data.get("type"), info.field_name
         if name == "slo" and block is not None and rule_type != "slo":
             raise ValueError(MADE_FROM_SLOS)
+        if name == "autoscale" and block is not None and rule_type != "autoscale":
+            raise ValueError(MADE_FROM_AUTOSCALERS)
         if block is not None and rule_type is not None and rule_type != name:
             raise ValueError(
                 f"settings of type {name}, but the rule is of type {rule_type} "
@@ -284,6 +294,8 @@ class Rule(StrictModel):
     def _type_has_its_settings(self) -> Rule:
         if self.type == "slo" and self.slo is None:
             raise ValueError(MADE_FROM_SLOS)
+        if self.type == "autoscale" and self.autoscale is None:
+            raise ValueError(MADE_FROM_AUTOSCALERS)
         if self.type != "threshold" and getattr(self, self.type) is None:
             raise ValueError(
                 f"type {self.type} needs its settings under '{self.type}:' (rules/README.md)"
@@ -352,6 +364,11 @@ class RuleFile(StrictModel):
         default_factory=list,
         description="Backups' checks; each compiles into the rules <id>_failed, <id>_missed "
         "and, when configured, <id>_stuck and <id>_too_small.",
+    )
+    autoscalers: list[Autoscaler] = Field(
+        default_factory=list,
+        description="Target tracking, as Kubernetes' HPA; each compiles into the rule <id>, "
+        "whose actions scale.",
     )
     # -- decision side: for the alerts of every rule of every file ------------------------
     inhibit_rules: list[InhibitRule] = Field(

@@ -27,6 +27,7 @@ from processors.rules.actions import (
     RealertConfig,
     VerifyConfig,
 )
+from processors.rules.autoscalers import Autoscaler
 from processors.rules.backups import Backup
 from processors.rules.expressions import ExpressionError
 from processors.rules.generated import AlertOverride
@@ -37,7 +38,14 @@ from processors.rules.noise_control import (
     LabelMaintenanceWindow,
     MaintenanceWindow,
 )
-from processors.rules.rule_types import TYPE_SETTINGS, SequenceStep, WindowConfig
+from processors.rules.rule_types import (
+    TYPE_SETTINGS,
+    BehaviorConfig,
+    ScalingPolicyConfig,
+    ScalingRulesConfig,
+    SequenceStep,
+    WindowConfig,
+)
 from processors.rules.slos import SliConfig, Slo
 
 Kind = Literal["rule", "slo", "backup", "autoscaler", "macro", "list", "receiver", "route", "probe"]
@@ -71,7 +79,7 @@ def model_keys(model: type[BaseModel]) -> list[str]:
 
 _KEYS_BY_CONTEXT = {
     "file": model_keys(RuleFile),
-    "rule": [key for key in model_keys(Rule) if key != "slo"],  # generated from slos:
+    "rule": [key for key in model_keys(Rule) if key not in ("slo", "autoscale")],  # generated
     "window": model_keys(WindowConfig),
     "action": model_keys(ActionConfig),
     # the decision side's mappings, by the key they are written under
@@ -95,9 +103,20 @@ _KEYS_BY_CONTEXT = {
     # a backup's
     "backups": model_keys(Backup),
     **{alert: model_keys(AlertOverride) for alert in ("failed", "missed", "stuck", "too_small")},
+    # an autoscaler's
+    "autoscalers": model_keys(Autoscaler),
+    "scale": model_keys(AlertOverride),
+    "behavior": model_keys(BehaviorConfig),
+    "scale_up": model_keys(ScalingRulesConfig),
+    "scale_down": model_keys(ScalingRulesConfig),
+    "policies": model_keys(ScalingPolicyConfig),
 }
 # Sections that compile into rules: how an entry's errors name it.
-_SECTION_KINDS: dict[str, Kind] = {"slos": "slo", "backups": "backup"}
+_SECTION_KINDS: dict[str, Kind] = {
+    "slos": "slo",
+    "backups": "backup",
+    "autoscalers": "autoscaler",
+}
 
 
 def did_you_mean(word: str, candidates: Sequence[str]) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from processors.records import Source
 from processors.rules.durations import DurationMs, PositiveDurationMs
@@ -62,6 +62,7 @@ RuleType = Literal[
     "sequence",
     "unfinished",
     "slo",
+    "autoscale",
 ]
 TYPE_BLOCKS: tuple[str, ...] = (
     "frequency",
@@ -73,6 +74,7 @@ TYPE_BLOCKS: tuple[str, ...] = (
     "sequence",
     "unfinished",
     "slo",
+    "autoscale",
 )  # the types with settings, each in the block of its name (TYPE_SETTINGS)
 _TIMEFRAME = "A sliding timeframe (per group_by key)."
 _GRACE = "How long to wait for late records before judging a time (default 10s)."
@@ -226,6 +228,63 @@ class SloRuleConfig(StrictModel):
     grace_ms: DurationMs = _grace()
 
 
+class ScalingPolicyConfig(StrictModel):
+    """HPA's ``HPAScalingPolicy``: ``{percent: 100, period: 15s}`` or ``{pods: 4, period: 15s}``."""
+
+    percent: int | None = Field(None, ge=1, le=10_000)
+    pods: int | None = Field(None, ge=1, le=100_000)
+    period_ms: PositiveDurationMs = Field(alias="period", description="At most 30m (HPA's).")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ScalingPolicyConfig:
+        if (self.percent is None) == (self.pods is None):
+            raise ValueError("a policy is {percent: N, period: D} or {pods: N, period: D}")
+        if self.period_ms > 1_800_000:
+            raise ValueError("period: at most 30m, as HPA's")
+        return self
+
+
+class ScalingRulesConfig(StrictModel):
+    """HPA's ``HPAScalingRules`` for one direction."""
+
+    stabilization_ms: DurationMs | None = Field(
+        None, alias="stabilization", description="Default: 0s up, 5m down (at most 1h)."
+    )
+    select: Literal["max", "min", "disabled"] = "max"
+    policies: list[ScalingPolicyConfig] | None = Field(
+        None, min_length=1, description="Default: HPA's for the direction."
+    )
+
+    @field_validator("stabilization_ms")
+    @classmethod
+    def _at_most_an_hour(cls, value: int | None) -> int | None:
+        if value is not None and value > 3_600_000:
+            raise ValueError("at most 1h, as HPA's")
+        return value
+
+
+class BehaviorConfig(StrictModel):
+    scale_up: ScalingRulesConfig = Field(default_factory=ScalingRulesConfig)
+    scale_down: ScalingRulesConfig = Field(default_factory=ScalingRulesConfig)
+
+
+class AutoscaleRuleConfig(StrictModel):
+    """``type: autoscale``: the rule an entry of ``autoscalers:`` compiles into (never
+    written by hand; :mod:`processors.rules.autoscalers`)."""
+
+    target: str
+    per: str
+    value: str
+    window_ms: PositiveDurationMs = Field(alias="window")
+    grace_ms: DurationMs = _grace()
+    target_value: float = Field(gt=0)
+    metric: Literal["mean", "total"]
+    min_replicas: int = Field(ge=1)
+    max_replicas: int = Field(ge=1)
+    tolerance: float = Field(ge=0, lt=1)
+    behavior: BehaviorConfig
+
+
 TYPE_SETTINGS: dict[str, type[StrictModel]] = {
     "frequency": FrequencyConfig,
     "flatline": FlatlineConfig,
@@ -236,4 +295,5 @@ TYPE_SETTINGS: dict[str, type[StrictModel]] = {
     "sequence": SequenceConfig,
     "unfinished": UnfinishedConfig,
     "slo": SloRuleConfig,
+    "autoscale": AutoscaleRuleConfig,
 }

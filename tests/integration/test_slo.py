@@ -3,12 +3,14 @@
 signal per minute to the signals topic, tickets and pages from them; ``opsrules
 explain --live`` shows the remaining budget of its latest signal.
 
-The records are those of the first case of rules/tests/slos.yaml, sent 17 minutes in
-the past: six passing HTTP checks a minute from 0s to 15m50s, and three failing ones
+The records are those of the first case of rules/tests/slos.yaml, sent 19 minutes in
+the past: six passing HTTP checks a minute from 0s to 17m50s, and three failing ones
 a minute on top in minutes 10-14. Event time drives the minutes: the records are in
-time order on one partition (all keyed by service), the worker's idle timeout is long
-enough that its clock never moves on with wall time, and the clock at the last record,
-15m50s, less the SLO's 10s grace, closes minutes 0-14 and no more."""
+time order on one partition (all keyed by service), and the worker's idle timeout is
+long enough that its clocks never move on with wall time. The input's clock at the
+last record, 17m50s, less the SLO's 10s grace, sends the counts of minutes 0-16 (the
+last at 17m); the signals partition that adds them up waits 1m10s more
+(processors/firehose/slos.py), so minutes 0-14 close and no more."""
 
 from __future__ import annotations
 
@@ -67,7 +69,7 @@ def shipped_slo(directory: Path) -> None:
 
 def health_records(start_ms: int) -> list[tuple[str, str, dict[str, Any]]]:
     check = {"service": "checkout", "instance": "web-1", "check": "http"}
-    passes = [start_ms + k * 10 * S for k in range(96)]  # 0s .. 15m50s
+    passes = [start_ms + k * 10 * S for k in range(108)]  # 0s .. 17m50s
     fails = [start_ms + 10 * M + 5 * S + k * 20 * S for k in range(15)]  # 10m5s .. 14m45s
     timed = [(ts, "pass") for ts in passes] + [(ts, "fail") for ts in fails]
     return [
@@ -84,7 +86,7 @@ def test_an_slo_tickets_and_pages_in_a_real_worker_and_explain_shows_its_budget(
 ) -> None:
     shipped_slo(tmp_path / "rules")
     settings = isolated_settings(kafka_bootstrap, rules_dir=tmp_path / "rules", idle_timeout_s=600)
-    start_ms = aligned_start_ms(16 * M)
+    start_ms = aligned_start_ms(18 * M)
     records = health_records(start_ms)
     # the signals' ids, from an offline run of the same records (which, unlike the
     # worker, lets time pass at the end: only minutes 0-14 are the worker's)
@@ -128,7 +130,7 @@ def test_an_slo_tickets_and_pages_in_a_real_worker_and_explain_shows_its_budget(
     topic = settings.topic(settings.topic_signals)
     signals: list[dict[str, Any]] = [orjson.loads(r.value) for r in everything(settings, topic)]
     slo_signals = sorted((s for s in signals if s["kind"] == "slo"), key=lambda s: s["ts_ms"])
-    assert {s["id"] for s in slo_signals} == ids  # minute 15 is still open
+    assert {s["id"] for s in slo_signals} == ids  # minutes 15 and 16 are still open
     assert [
         (
             (s["ts_ms"] - start_ms) // M - 1,

@@ -115,3 +115,19 @@ def test_the_generated_conditions() -> None:
 def test_an_objective_is_a_ratio() -> None:
     with pytest.raises(ValueError, match="objective"):
         SloSeries(99.0, 86_400_000)
+
+
+def test_a_leap_of_the_clock_past_the_slo_window_starts_afresh_without_closing_each_minute() -> (
+    None
+):
+    series = SloSeries(0.99, HOUR_MS)  # an SLO window of one hour: 3 days remembered
+    series.add(T0, 10, 10)
+    a_year = 365 * 24 * HOUR_MS
+    assert series.close_until(T0 + a_year) == []  # not half a million minutes
+    assert series.idle
+    series.add(T0 + a_year, 4, 1)  # counting goes on from there
+    [(index, values)] = series.close_until(T0 + a_year + MINUTE_MS)
+    assert index == (T0 + a_year) // MINUTE_MS
+    assert values["burn_3d"] == pytest.approx(0.25 / 0.01)  # minute 0's 10 bad are gone
+    # a leap shorter than what is remembered closes every minute
+    assert len(series.close_until(T0 + a_year + 11 * MINUTE_MS)) == 10

@@ -1,5 +1,6 @@
-"""SLOs in the firehose: records counted per group and minute by the SloAccounts the
-compiler plans, one ``slo`` signal per group per minute, and the decision tier
+"""SLOs in the firehose: records counted per group and minute by the SloCounts the
+compiler plans for an input partition, their parts added up by the SloMerge of a
+signals partition into one ``slo`` signal per group per minute, and the decision tier
 paging and resolving on them (the Google SRE workbook's multi-window burn rates).
 
 Burn rates by hand: burn = (bad / total) / (1 - objective); budget_remaining =
@@ -15,10 +16,11 @@ import pytest
 
 from processors.decisions.alert_record import DictStore
 from processors.decisions.decide import decide
-from processors.firehose.slos import SloAccounts
+from processors.firehose.slos import MERGE_WAIT_MS, SloCounts, SloMerge
 from processors.records import Signal
 from processors.rules.compiler import CompiledRulebook, MatcherKind
 from processors.timestamps import format_ts
+from streams.ingest import signal_fields
 from tests.processors.rulebook_factory import rulebook_from_yaml
 
 S = 1000
@@ -54,11 +56,41 @@ VALUE_KEYS = {
 }
 
 
+class TwoStages:
+    """One input partition's counts, their parts added up at once by a signals
+    partition whose clock is the input's plus the merge's wait: a minute comes out
+    when the input's clock passes its end and grace, as with one stage."""
+
+    def __init__(self, rulebook: CompiledRulebook, source: str) -> None:
+        self.counts = SloCounts(rulebook.sources[source].slos, source, "topic/0")
+        self.merge = SloMerge(rulebook.sources["signal"].slo_merges)
+
+    def add(self, record: dict[str, Any], ts_ms: int) -> None:
+        self.counts.add(record, ts_ms)
+
+    def close(self, clock_ms: int) -> list[Signal]:
+        for part in self.counts.close(clock_ms):
+            self.merge.add(signal_fields(part))
+        return self.merge.close(clock_ms + MERGE_WAIT_MS)
+
+    @property
+    def skipped(self) -> int:
+        return self.counts.skipped
+
+    def __len__(self) -> int:
+        """Groups held, counting or accounted."""
+        counting = {
+            (slo, key) for slo, ms in self.counts.minutes.items() for m in ms.values() for key in m
+        }
+        accounted = {(slo, key) for slo, groups in self.merge.series.items() for key in groups}
+        return len(counting | accounted)
+
+
 def accounts(
     tmp_path: Path, source: str, text: str = RULES, matcher: MatcherKind = "durable_rules"
-) -> tuple[CompiledRulebook, SloAccounts]:
+) -> tuple[CompiledRulebook, TwoStages]:
     rulebook = rulebook_from_yaml(tmp_path, text, matcher)
-    return rulebook, SloAccounts(rulebook.sources[source].slos, source)
+    return rulebook, TwoStages(rulebook, source)
 
 
 def check(instance: str, status: str, service: str = "checkout") -> dict[str, Any]:
@@ -300,3 +332,113 @@ def test_a_slow_burn_tickets_without_paging(tmp_path: Path, matcher: MatcherKind
     assert [(a.rule_id, a.status, a.severity) for a in actions] == [
         ("checkout_availability_ticket", "firing", "warning")
     ]
+
+
+def test_parts_of_one_minute_from_two_partitions_add_up_once_each(tmp_path: Path) -> None:
+    """Metrics are keyed by host: one service's requests come from two input partitions,
+    each counting its own; the signals partition adds them up, one part per origin (a
+    replayed part replaces the first)."""
+    rulebook = rulebook_from_yaml(tmp_path, RULES)
+    plans = rulebook.sources["metric"].slos
+    first, second = SloCounts(plans, "metric", "m/0"), SloCounts(plans, "metric", "m/1")
+    first.add(requests("search", "2xx", 90), T0 + 10 * S)
+    second.add(requests("search", "5xx", 10), T0 + 20 * S)
+    merge = SloMerge(rulebook.sources["signal"].slo_merges)
+    [part0], [part1] = first.close(T0 + M), second.close(T0 + M)
+    assert (part0.kind, part0.key, part0.rules) == ("part", "api_errors:search", [])
+    assert part0.id != part1.id  # the origin is part of the id
+    for part in (part0, part1, part1):  # the second part1 is a replay
+        merge.add(signal_fields(part))
+    assert merge.close(T0 + M + MERGE_WAIT_MS - 1) == []  # still waiting for others
+    [signal] = merge.close(T0 + M + MERGE_WAIT_MS)
+    # 10 bad of 100: burn 0.1 / 0.01 = 10, budget 1 - 10 = -9
+    assert (signal.values["total"], signal.values["bad"]) == (100.0, 10.0)
+    assert signal.values["burn_5m"] == 10.0 and signal.values["budget_remaining"] == -9.0
+    assert signal.source == "metric" and signal.rules == ["api_errors_page", "api_errors_ticket"]
+
+
+def test_a_part_of_a_minute_already_accounted_is_late(tmp_path: Path) -> None:
+    rulebook = rulebook_from_yaml(tmp_path, RULES)
+    plans = rulebook.sources["metric"].slos
+    merge = SloMerge(rulebook.sources["signal"].slo_merges)
+    on_time, lagging = SloCounts(plans, "metric", "m/0"), SloCounts(plans, "metric", "m/1")
+    on_time.add(requests("search", "2xx", 90), T0 + 10 * S)
+    lagging.add(requests("search", "5xx", 10), T0 + 20 * S)
+    for part in on_time.close(T0 + M):
+        merge.add(signal_fields(part))
+    [signal] = merge.close(T0 + M + MERGE_WAIT_MS)
+    for part in lagging.close(T0 + M):  # a minute and more behind
+        merge.add(signal_fields(part))
+    assert merge.late == 1 and signal.values["bad"] == 0.0
+    assert lagging.add(requests("search", "5xx", 1), T0 + 30 * S) is False
+    assert lagging.late == 1  # its own minute 0 was sent: late at the source too
+
+
+def test_parts_are_seen_by_no_rule_on_signals(tmp_path: Path) -> None:
+    from processors.firehose.routing import Router
+
+    text = (
+        RULES
+        + """
+rules:
+  - id: every_signal
+    source: signal
+"""
+    )
+    rulebook = rulebook_from_yaml(tmp_path, text)
+    counts = SloCounts(rulebook.sources["metric"].slos, "metric", "m/0")
+    counts.add(requests("search", "2xx", 90), T0 + 10 * S)
+    [part] = counts.close(T0 + M)
+    router = Router(rulebook, "signal", idle_timeout_ms=10**9)
+    out: list[Signal] = []
+    now = T0 + M
+    router.route(signal_fields(part), ts_ms=part.ts_ms, offset=0, ref="s/0/0", now_ms=now, out=out)
+    assert out == []  # every_signal saw nothing
+    slo_signals = router.types.slo_merge.close(T0 + M + MERGE_WAIT_MS)
+    assert [s.kind for s in slo_signals] == ["slo"]
+    fields = signal_fields(slo_signals[0])
+    router.route(fields, ts_ms=T0 + M, offset=1, ref="s/0/1", now_ms=now, out=out)
+    assert [s.rules for s in out] == [["every_signal"]]  # an slo signal is seen
+
+
+def test_of_a_part_sent_again_the_one_with_more_events_is_kept(tmp_path: Path) -> None:
+    """After a rewind an input partition may count a minute again from fewer records (some
+    of its offsets were committed): the fuller part stands, whichever comes first."""
+    rulebook = rulebook_from_yaml(tmp_path, RULES)
+    plans = rulebook.sources["metric"].slos
+    full, partial = SloCounts(plans, "metric", "m/0"), SloCounts(plans, "metric", "m/0")
+    full.add(requests("search", "2xx", 90), T0 + 10 * S)
+    full.add(requests("search", "5xx", 10), T0 + 20 * S)
+    partial.add(requests("search", "5xx", 10), T0 + 20 * S)
+    for order in ((full, partial), (partial, full)):
+        merge = SloMerge(rulebook.sources["signal"].slo_merges)
+        for counts in order:
+            [part] = counts.close(T0 + M)
+            counts.sent_until.clear()  # the same counts again, for the other order
+            counts.add(requests("search", "5xx", 10), T0 + 20 * S)
+            if counts is full:
+                counts.add(requests("search", "2xx", 90), T0 + 10 * S)
+            merge.add(signal_fields(part))
+        [signal] = merge.close(T0 + M + MERGE_WAIT_MS)
+        assert (signal.values["total"], signal.values["bad"]) == (100.0, 10.0)
+
+
+def test_a_reload_carries_the_accounting_of_slos_counted_alike(tmp_path: Path) -> None:
+    rulebook = rulebook_from_yaml(tmp_path, RULES)
+    merge = SloMerge(rulebook.sources["signal"].slo_merges)
+    counts = SloCounts(rulebook.sources["metric"].slos, "metric", "m/0")
+    counts.add(requests("search", "5xx", 10), T0 + 20 * S)
+    for part in counts.close(T0 + M):
+        merge.add(signal_fields(part))
+    merge.close(T0 + M + MERGE_WAIT_MS)
+    (tmp_path / "same").mkdir()
+    (tmp_path / "changed").mkdir()
+    same = SloMerge(rulebook_from_yaml(tmp_path / "same", RULES).sources["signal"].slo_merges)
+    same.adopt(merge)
+    changed_text = RULES.replace("grace: 0s", "grace: 0s\n    window: 7d")
+    changed_book = rulebook_from_yaml(tmp_path / "changed", changed_text)
+    changed = SloMerge(changed_book.sources["signal"].slo_merges)
+    changed.adopt(merge)
+    [kept] = same.close(T0 + 2 * M + MERGE_WAIT_MS)  # minute 1: no events, burn kept
+    assert kept.values["burn_5m"] == 100.0
+    assert changed.close(T0 + 2 * M + MERGE_WAIT_MS) == []  # a 7d window starts afresh
