@@ -27,6 +27,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from processors.decisions.alert_record import AlertRecord, AlertRecordError
 from processors.errors import RulesError
+from processors.firehose.autoscalers import hpa_config
 from processors.ids import fingerprint
 from processors.rules.compiler import CompiledRulebook, compile_rulebook
 from processors.rules.durations import format_duration
@@ -52,7 +53,7 @@ def source_topic(settings: OpsrulesSettings, source: str) -> str:
 _SHOWN_RULE = frozenset(
     {"id", "description", "source", "match", "condition", "window", "for_ms"}
     | {"keep_firing_for_ms", "group_by", "severity", "labels", "annotations", "actions"}
-    | {"exceptions", "tags", "enabled", "slo"}
+    | {"exceptions", "tags", "enabled", "slo", "autoscale"}
 )
 _SHOWN_ACTION = frozenset({"type", "params", "cooldown_ms"})
 
@@ -131,8 +132,35 @@ def explain(
                 for threshold, long, short in alerts
             ],
         }
+    scaler = rule.autoscale
+    if scaler is not None:
+        hpa = hpa_config(scaler)
+        out["autoscale"] = {
+            "target": scaler.target,
+            "per": scaler.per,
+            "value": scaler.value,
+            "window_ms": scaler.window_ms,
+            "grace_ms": scaler.grace_ms,
+            "metric": scaler.metric,
+            "target_value": scaler.target_value,
+            "min_replicas": scaler.min_replicas,
+            "max_replicas": scaler.max_replicas,
+            "tolerance": scaler.tolerance,
+            "behavior": {
+                name: {
+                    "stabilization_ms": rules.stabilization_ms,
+                    "select": rules.select,
+                    "policies": [
+                        {p.kind: p.value, "period_ms": p.period_ms} for p in rules.policies
+                    ],
+                }
+                for name, rules in (("scale_up", hpa.scale_up), ("scale_down", hpa.scale_down))
+            },
+        }
     if compiled is not None:
-        if slo is not None:
+        if scaler is not None:
+            kind, rules = "match", [rule.id]
+        elif slo is not None:
             kind = "slo"
             rules = [r for r in (f"{slo.slo}_page", f"{slo.slo}_ticket") if r in rulebook.rules]
         else:
@@ -174,6 +202,25 @@ def text_lines(info: dict[str, Any]) -> Iterator[str]:
             f"             counted per minute (grace {_duration(slo['grace_ms'])}); fires "
             f"when the burn rate is {pairs}; resolves when that no longer holds"
         )
+    elif info.get("autoscale") is not None:
+        a = info["autoscale"]
+        per = "mean of the replicas' means" if a["metric"] == "mean" else "sum over replicas"
+        yield (
+            f"autoscale:   {a['target']}: replicas = distinct {a['per']} per "
+            f"{_duration(a['window_ms'])} window (grace {_duration(a['grace_ms'])}); metric "
+            f"{per} of {a['value']}; target {a['target_value']:g} per replica, tolerance "
+            f"{a['tolerance']:g}, {a['min_replicas']}..{a['max_replicas']} replicas"
+        )
+        for name, b in a["behavior"].items():
+            policies = ", ".join(
+                f"{p.get('percent', p.get('pods'))}{'%' if 'percent' in p else ' pods'} per "
+                f"{_duration(p['period_ms'])}"
+                for p in b["policies"]
+            )
+            yield (
+                f"             {name}: stabilization {_duration(b['stabilization_ms'])}, "
+                f"select {b['select']}: {policies}"
+            )
     elif window is None:
         yield "window:      none: every matching record fires at once"
     else:
@@ -221,6 +268,8 @@ def text_lines(info: dict[str, Any]) -> Iterator[str]:
             "window": "closed window of a series",
             "slo": "minute of each group (burn rates, budget_remaining)",
         }.get(signals["kind"], "matching record")
+        if info.get("autoscale") is not None:
+            per = "new desired replica count"
         yield (
             f"signals:     kind {signals['kind']} on {signals['topic']}, one per {per}, "
             f"key {key}, rules [{', '.join(signals['rules'])}]"

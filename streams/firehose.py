@@ -26,6 +26,7 @@ from aiokafka import TopicPartition
 from mode import Service
 
 from processors.firehose.anomaly_feed import AnomalyPlan
+from processors.firehose.autoscalers import ScaleDecisions
 from processors.firehose.pipeline import PartitionPipeline
 from processors.firehose.routing import Routed
 from processors.firehose.slos import SloMerge
@@ -54,19 +55,20 @@ class FirehoseBatch:
         carried: FirehoseBatch | None = None,
     ) -> None:
         """``carried``: the batch this one replaces (a hot reload, a rewind), whose SLO
-        accounting each signals partition takes over (processors/firehose/slos.py)."""
+        accounting and autoscalers' state each signals partition takes over
+        (processors/firehose/slos.py, autoscalers.py)."""
         self.settings = settings
         self.rulebook = rulebook
         self.metrics = metrics
-        self.slo_merges: dict[TopicPartition, SloMerge] = {}
+        # what a signals partition adds up across input partitions (SLOs, autoscalers),
+        # carried from the batch this one replaces until the partition's pipeline is made
+        self.carried: dict[TopicPartition, tuple[SloMerge, ScaleDecisions]] = {}
         if carried is not None:
-            self.slo_merges = {
-                tp: p.router.types.slo_merge
+            self.carried = dict(carried.carried)
+            self.carried.update(
+                (tp, (p.router.types.slo_merge, p.router.types.scaling))
                 for tp, p in carried.pipelines.items()
-                if p.router.types.slo_merge
-            }
-            self.slo_merges.update(
-                (tp, merge) for tp, merge in carried.slo_merges.items() if tp not in self.slo_merges
+                if p.router.types.slo_merge or p.router.types.scaling
             )
         self.sources = {
             settings.topic(getattr(settings, f"topic_{r}")): s for r, s in SOURCES.items()
@@ -99,9 +101,10 @@ class FirehoseBatch:
                 anomaly_plan=self.anomaly_plan,
                 max_counter_series=self.settings.counter_series_max,
             )
-            previous = self.slo_merges.pop(tp, None)
+            previous = self.carried.pop(tp, None)
             if previous is not None:
-                pipeline.router.types.slo_merge.adopt(previous)
+                pipeline.router.types.slo_merge.adopt(previous[0])
+                pipeline.router.types.scaling.adopt(previous[1])
         return pipeline
 
     def process(self, batches: dict[TopicPartition, list[Any]], now_ms: int) -> list[Outgoing]:
@@ -223,7 +226,7 @@ class FirehoseBatch:
 
     def revoke(self, tp: TopicPartition) -> None:
         self.pipelines.pop(tp, None)
-        self.slo_merges.pop(tp, None)
+        self.carried.pop(tp, None)
 
 
 class FirehoseService(BatchLoopService):

@@ -11,7 +11,7 @@ from processors.decisions.gates import Due, Gate
 from processors.records import Action, Decision, Signal
 from processors.rules.actions import ActionConfig, EscalationConfig
 from processors.rules.compiler import CompiledRule
-from processors.rules.templates import render_template
+from processors.rules.templates import render_param, render_template
 from processors.timestamps import format_ts
 
 
@@ -76,16 +76,14 @@ def action_record(
     t_ms: int,
 ) -> Action:
     """The action of a ``sent`` decision, its annotations and string params rendered
-    with the values the condition read and the group."""
+    with the values the condition read and the group (a param that is exactly one
+    number's template stays a number: :func:`render_param`)."""
     spec, config = rule.rule, due.config
     context = {**template, "rule_id": rule.id, "severity": spec.severity}
     context["status"] = due.status
     annotations = {k: render_template(v, context) for k, v in spec.annotations.items()}
     summary = annotations.get("summary") or spec.description or rule.id
-    params = {
-        k: render_template(v, context) if isinstance(v, str) else v
-        for k, v in config.params.items()
-    }
+    params = {k: render_param(v, context) for k, v in config.params.items()}
     return Action(
         id=decision.action_id,
         type=config.type,

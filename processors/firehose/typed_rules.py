@@ -15,7 +15,9 @@ each record of the partition's source:
   ``kind="step"`` signal keyed by the join key (see :mod:`processors.firehose.sequence`);
 - every SLO whose ``total`` holds counts it, and sends each closed minute's count as a
   ``kind="part"`` signal; in a partition of the signals topic the parts are added up
-  into each SLO's ``kind="slo"`` signals (:mod:`processors.firehose.slos`).
+  into each SLO's ``kind="slo"`` signals (:mod:`processors.firehose.slos`); the same for
+  autoscalers' replica windows, put together into scale decisions
+  (:mod:`processors.firehose.autoscalers`).
 
 In a partition of the signals topic (source ``signal``) it also runs the sequence
 joins: a step signal feeds its rule's :class:`~processors.firehose.sequence.SequenceJoin` and
@@ -38,6 +40,7 @@ from typing import Any
 
 import orjson
 
+from processors.firehose.autoscalers import ReplicaWindows, ScaleDecisions
 from processors.firehose.cardinality import Cardinality
 from processors.firehose.change import Change
 from processors.firehose.counting import Flatline, Frequency
@@ -128,13 +131,21 @@ class TypedRules:
             self.joins[rule.id] = (rule, join)
         self.slos = SloCounts(plan.slos, source, origin)
         self.slo_merge = SloMerge(plan.slo_merges)
+        self.replicas = ReplicaWindows(plan.autoscalers, source, origin)
+        self.scaling = ScaleDecisions(plan.autoscale_merges)
         horizons = [horizon_ms(core) for _, core in self.cores]
         horizons += [j.timeframe_ms + j.grace_ms for _, j in self.joins.values()]
         horizons += [self.slos.horizon_ms] if self.slos else []
+        horizons += [self.replicas.horizon_ms] if self.replicas else []
         self.held = HeldOffsets(max(horizons)) if any(horizons) else None
         self._held_cores = {id(core) for _, core in self.cores if horizon_ms(core)}
         self.active = bool(
-            self.cores or self.steps or self.joins or self.slos or source == "signal"
+            self.cores
+            or self.steps
+            or self.joins
+            or self.slos
+            or self.replicas
+            or source == "signal"
         )
 
     def route(
@@ -148,7 +159,8 @@ class TypedRules:
             self._join(record, ts_ms, offset, now_ms, out)
             return True
         if self.source == "signal" and record.get("kind") == "part":
-            self.slo_merge.add(record)
+            if not self.scaling.add(record):
+                self.slo_merge.add(record)
             return True
         held = False
         for rule, core in self.cores:
@@ -163,6 +175,8 @@ class TypedRules:
         if held and self.held is not None:
             self.held.note(offset, ts_ms)
         if self.slos and self.slos.add(record, ts_ms) and self.held is not None:
+            self.held.note(offset, ts_ms)
+        if self.replicas and self.replicas.add(record, ts_ms) and self.held is not None:
             self.held.note(offset, ts_ms)
         for step in self.steps:
             if step.match(record):
@@ -343,6 +357,10 @@ class TypedRules:
             out.extend(self.slos.close(clock_ms))
         if self.slo_merge:
             out.extend(self.slo_merge.close(clock_ms))
+        if self.replicas:
+            out.extend(self.replicas.close(clock_ms))
+        if self.scaling:
+            out.extend(self.scaling.close(clock_ms))
         release_ms = clock_ms
         for _, join in self.joins.values():
             join.expire(now_ms, self.idle_timeout_ms)

@@ -131,7 +131,7 @@ def autoscaler_rules(
     settings["window"] = f"{entry.window_ms}ms"
     settings["grace"] = f"{entry.grace_ms}ms"
     settings["value"] = expanded.get(("value",)) or entry.value or _default_value(entry.source)
-    settings["behavior"] = entry.behavior.model_dump(mode="json", by_alias=True)
+    settings["behavior"] = entry.behavior  # a model: its durations are already in ms
     fields: dict[str, Any] = {
         "id": entry.id,
         "description": entry.description

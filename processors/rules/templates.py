@@ -177,6 +177,23 @@ def nested(context: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+_ONE_NAME = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+
+def render_param(value: Any, context: Mapping[str, Any]) -> Any:
+    """An action's param rendered: a string is a template; one that is exactly
+    ``{{ name }}`` of a number or a boolean keeps it as one (``replicas: "{{ replicas }}"``
+    is the number 6, as an executor needs it); anything else is kept as written."""
+    if not isinstance(value, str):
+        return value
+    one = _ONE_NAME.fullmatch(value)
+    if one is not None:
+        found = context.get(one.group(1))
+        if isinstance(found, int | float | bool):
+            return found
+    return render_template(value, context)
+
+
 def render_template(template: str, context: Mapping[str, Any]) -> str:
     """``template`` rendered with ``context``; never raises (see the module docstring)."""
     if "{" not in template:
@@ -250,11 +267,17 @@ MATCH_FIELDS: dict[str, tuple[bool, frozenset[str]]] = {
     "spike": (False, frozenset({"count", "previous_count", "direction", "window_start"})),
     "sequence": (False, frozenset({"steps", "first_ts", "span_s", "completed_by"})),
     "unfinished": (False, frozenset({"started", "ended", "running_s"})),
+    "autoscale": (
+        False,
+        frozenset({"target", "replicas", "current", "metric", "target_value"})
+        | {"proposed", "stabilized", "reason"},
+    ),
     "slo": (False, SLO_VALUES | {"value", "slo", "objective"}),
 }
 _NUMERIC = frozenset(
     {*STATS, *SLO_VALUES, "value", "objective", "distinct", "known_terms", "previous_count"}
-    | {"span_s", "running_s"}
+    | {"span_s", "running_s", "replicas", "current", "metric", "target_value", "proposed"}
+    | {"stabilized"}
 )
 # Beside a rule's fields, every template sees these; an escalation's also ``why``.
 ALWAYS = frozenset({"rule_id", "severity", "status", "why"})

@@ -55,7 +55,9 @@ BIG = 5_000_000  # bytes: over min_size_bytes (1 MiB)
 def events(t0_ms: int) -> list[tuple[str, str, dict[str, Any]]]:
     """(role, Kafka key, value) in time order."""
 
-    def backup(at_ms: int, status: str, backup_id: str, **fields: Any) -> tuple[int, dict]:
+    def backup(
+        at_ms: int, status: str, backup_id: str, **fields: Any
+    ) -> tuple[int, dict[str, Any]]:
         return at_ms, {"type": "backup", "status": status, "backup_id": backup_id, **fields}
 
     timed = [

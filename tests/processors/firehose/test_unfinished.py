@@ -65,6 +65,13 @@ def judged(core: Unfinished, events: list[Event], clocks_s: list[int]) -> list[F
             [600, 720],
             [("k", 720, 120, None)],
         ),
+        # ... and after a run that ended too late, still waiting for its judgement: both
+        # runs are judged, each at its own deadline
+        (
+            [("start", "k", 0), ("end", "k", 630), ("start", "k", 640)],
+            [700, 1300],
+            [("k", 600, 0, 630), ("k", 1240, 640, None)],
+        ),
         # keys are judged apart
         (
             [("start", "a", 0), ("start", "b", 60), ("end", "a", 180)],
@@ -118,12 +125,6 @@ def test_a_run_ended_in_time_and_judged_is_forgotten_too() -> None:
     assert judged(core, [("start", "k", 0), ("end", "k", 60)], [600]) == []
     assert len(core) == 0
     assert judged(core, [("start", "k", 700)], [1300]) == [("k", 1300, 700, None)]
-
-
-def test_a_start_after_the_run_ended_opens_a_new_run_even_before_the_judgement() -> None:
-    core = Unfinished(WITHIN, grace_ms=0)
-    events: list[Event] = [("start", "k", 0), ("end", "k", 60), ("start", "k", 120)]
-    assert judged(core, events, [600, 720]) == [("k", 720, 120, None)]
 
 
 def test_matches_come_in_time_order_then_by_key() -> None:
