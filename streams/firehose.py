@@ -27,6 +27,7 @@ from mode import Service
 
 from processors.firehose.anomaly_feed import AnomalyPlan
 from processors.firehose.autoscalers import ScaleDecisions
+from processors.firehose.canaries import CanaryAnalyses
 from processors.firehose.pipeline import PartitionPipeline
 from processors.firehose.routing import Routed
 from processors.firehose.slos import SloMerge
@@ -62,14 +63,13 @@ class FirehoseBatch:
         self.metrics = metrics
         # what a signals partition adds up across input partitions (SLOs, autoscalers),
         # carried from the batch this one replaces until the partition's pipeline is made
-        self.carried: dict[TopicPartition, tuple[SloMerge, ScaleDecisions]] = {}
+        self.carried: dict[TopicPartition, tuple[SloMerge, ScaleDecisions, CanaryAnalyses]] = {}
         if carried is not None:
             self.carried = dict(carried.carried)
-            self.carried.update(
-                (tp, (p.router.types.slo_merge, p.router.types.scaling))
-                for tp, p in carried.pipelines.items()
-                if p.router.types.slo_merge or p.router.types.scaling
-            )
+            for tp, p in carried.pipelines.items():
+                types = p.router.types
+                if types.slo_merge or types.scaling or types.canaries:
+                    self.carried[tp] = (types.slo_merge, types.scaling, types.canaries)
         self.sources = {
             settings.topic(getattr(settings, f"topic_{r}")): s for r, s in SOURCES.items()
         }
@@ -105,6 +105,7 @@ class FirehoseBatch:
             if previous is not None:
                 pipeline.router.types.slo_merge.adopt(previous[0])
                 pipeline.router.types.scaling.adopt(previous[1])
+                pipeline.router.types.canaries.adopt(previous[2])
         return pipeline
 
     def process(self, batches: dict[TopicPartition, list[Any]], now_ms: int) -> list[Outgoing]:

@@ -17,7 +17,8 @@ each record of the partition's source:
   ``kind="part"`` signal; in a partition of the signals topic the parts are added up
   into each SLO's ``kind="slo"`` signals (:mod:`processors.firehose.slos`); the same for
   autoscalers' replica windows, put together into scale decisions
-  (:mod:`processors.firehose.autoscalers`).
+  (:mod:`processors.firehose.autoscalers`), and canary analyses' deploys and samples
+  (:mod:`processors.firehose.canaries`).
 
 In a partition of the signals topic (source ``signal``) it also runs the sequence
 joins: a step signal feeds its rule's :class:`~processors.firehose.sequence.SequenceJoin` and
@@ -41,6 +42,7 @@ from typing import Any
 import orjson
 
 from processors.firehose.autoscalers import ReplicaWindows, ScaleDecisions
+from processors.firehose.canaries import CanaryAnalyses, CanarySamples
 from processors.firehose.cardinality import Cardinality
 from processors.firehose.change import Change
 from processors.firehose.counting import Flatline, Frequency
@@ -133,10 +135,13 @@ class TypedRules:
         self.slo_merge = SloMerge(plan.slo_merges)
         self.replicas = ReplicaWindows(plan.autoscalers, source, origin)
         self.scaling = ScaleDecisions(plan.autoscale_merges)
+        self.canary_samples = CanarySamples(plan.canary_deploys, plan.canary_checks, origin)
+        self.canaries = CanaryAnalyses(plan.canary_merges)
         horizons = [horizon_ms(core) for _, core in self.cores]
         horizons += [j.timeframe_ms + j.grace_ms for _, j in self.joins.values()]
         horizons += [self.slos.horizon_ms] if self.slos else []
         horizons += [self.replicas.horizon_ms] if self.replicas else []
+        horizons += [self.canary_samples.horizon_ms] if self.canary_samples else []
         self.held = HeldOffsets(max(horizons)) if any(horizons) else None
         self._held_cores = {id(core) for _, core in self.cores if horizon_ms(core)}
         self.active = bool(
@@ -145,6 +150,7 @@ class TypedRules:
             or self.joins
             or self.slos
             or self.replicas
+            or self.canary_samples
             or source == "signal"
         )
 
@@ -159,7 +165,7 @@ class TypedRules:
             self._join(record, ts_ms, offset, now_ms, out)
             return True
         if self.source == "signal" and record.get("kind") == "part":
-            if not self.scaling.add(record):
+            if not (self.scaling.add(record) or self.canaries.add(record)):
                 self.slo_merge.add(record)
             return True
         held = False
@@ -178,6 +184,10 @@ class TypedRules:
             self.held.note(offset, ts_ms)
         if self.replicas and self.replicas.add(record, ts_ms) and self.held is not None:
             self.held.note(offset, ts_ms)
+        if self.canary_samples:
+            kept = self.canary_samples.add(record, ts_ms, out)
+            if kept and self.held is not None:
+                self.held.note(offset, ts_ms)
         for step in self.steps:
             if step.match(record):
                 values = [get(record) for get in step.join]
@@ -361,6 +371,10 @@ class TypedRules:
             out.extend(self.replicas.close(clock_ms))
         if self.scaling:
             out.extend(self.scaling.close(clock_ms))
+        if self.canary_samples:
+            out.extend(self.canary_samples.close(clock_ms))
+        if self.canaries:
+            out.extend(self.canaries.close(clock_ms))
         release_ms = clock_ms
         for _, join in self.joins.values():
             join.expire(now_ms, self.idle_timeout_ms)

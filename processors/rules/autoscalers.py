@@ -45,6 +45,7 @@ from processors.rules.actions import ActionConfig
 from processors.rules.durations import DurationMs, PositiveDurationMs
 from processors.rules.generated import (
     AlertOverride,
+    Expanded,
     Expression,
     GeneratedRule,
     Section,
@@ -108,9 +109,7 @@ _SCALE = ActionConfig(
 )
 
 
-def autoscaler_rules(
-    entry: Autoscaler, expanded: Mapping[tuple[str, ...], str]
-) -> list[GeneratedRule]:
+def autoscaler_rules(entry: Autoscaler, expanded: Expanded) -> list[GeneratedRule]:
     """The rule ``<id>`` of an ``autoscalers:`` entry, its expressions as ``expanded``."""
     settings = entry.model_dump(
         mode="python",

@@ -31,7 +31,6 @@ One alert per ``entity``:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from pydantic import Field
@@ -41,6 +40,7 @@ from processors.rules.actions import ActionConfig
 from processors.rules.durations import PositiveDurationMs
 from processors.rules.generated import (
     AlertOverride,
+    Expanded,
     Expression,
     GeneratedRule,
     Section,
@@ -95,7 +95,7 @@ class Backup(StrictModel):
     enabled: bool = Field(True, description="false: checked but not run.")
 
 
-def backup_rules(backup: Backup, expanded: Mapping[tuple[str, ...], str]) -> list[GeneratedRule]:
+def backup_rules(backup: Backup, expanded: Expanded) -> list[GeneratedRule]:
     """The rules of one ``backups:`` entry, its ``match`` as ``expanded``."""
     match = expanded.get(("match",), backup.match)
     mine = f'type == "backup" and ({match})'

@@ -27,7 +27,11 @@ from processors.rules.loader import LoadedRule
 from processors.rules.matcher import CompiledMatcher, ConditionMatcher
 from processors.rules.model import Rule
 from processors.rules.policies import NO_POLICIES, Policies
-from processors.rules.rule_types import AutoscaleRuleConfig
+from processors.rules.rule_types import (
+    AutoscaleRuleConfig,
+    CanaryCheckConfig,
+    CanaryRuleConfig,
+)
 from processors.rules.templates import rule_templates, template_fields
 from processors.windowing import WindowSpec
 
@@ -134,6 +138,30 @@ class AutoscalePlan:
 
 
 @dataclass(frozen=True, slots=True)
+class CanaryCheckPlan:
+    """One check of a canary analysis: its samples (of its own source) and numbers."""
+
+    name: str
+    source: str
+    match: Getter
+    value: Getter
+    config: CanaryCheckConfig
+
+
+@dataclass(frozen=True, slots=True)
+class CanaryPlan:
+    """One canary analysis (its rules of ``type: canary``): the deploy events that open
+    it, the samples of its checks, the track field, and its verdicts' rules."""
+
+    canary_id: str
+    deploys: Getter
+    track: Getter
+    config: CanaryRuleConfig
+    checks: tuple[CanaryCheckPlan, ...]
+    rule_ids: tuple[tuple[str, str], ...]  # (verdict, rule id) of the enabled ones
+
+
+@dataclass(frozen=True, slots=True)
 class SourcePlan:
     feeds: tuple[WindowFeed, ...]
     record_rules: tuple[CompiledRule, ...]
@@ -147,6 +175,9 @@ class SourcePlan:
     slo_merges: tuple[SloPlan, ...] = ()  # (source "signal") every SLO, to add up its counts
     autoscalers: tuple[AutoscalePlan, ...] = ()  # autoscalers whose metric these records are
     autoscale_merges: tuple[AutoscalePlan, ...] = ()  # (source "signal") every autoscaler
+    canary_deploys: tuple[CanaryPlan, ...] = ()  # analyses these records' deploys open
+    canary_checks: tuple[tuple[CanaryPlan, CanaryCheckPlan], ...] = ()  # checks sampled here
+    canary_merges: tuple[CanaryPlan, ...] = ()  # (source "signal") every canary analysis
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +281,28 @@ def _slo_plan(rules: Sequence[CompiledRule]) -> SloPlan:
     )
 
 
+def _canary_plan(rules: Sequence[CompiledRule]) -> CanaryPlan:
+    """The analysis of its enabled rules (one or both of ``_rollback``, ``_promote``)."""
+    first = rules[0]
+    config = first.rule.canary
+    assert config is not None
+    return CanaryPlan(
+        canary_id=config.canary,
+        deploys=first.match,
+        track=_getter(config.track),
+        config=config,
+        checks=tuple(
+            CanaryCheckPlan(
+                check.name, check.source, _getter(check.match), _getter(check.value or "1"), check
+            )
+            for check in config.checks
+        ),
+        rule_ids=tuple(
+            (rule.rule.canary.verdict, rule.id) for rule in rules if rule.rule.canary is not None
+        ),
+    )
+
+
 MatcherKind = Literal["durable_rules", "compiled"]
 _MATCHERS: dict[tuple[str, tuple[tuple[str, str], ...]], ConditionMatcher] = {}
 
@@ -299,6 +352,7 @@ def compile_rulebook(
     steps: dict[str, list[SequenceStepPlan]] = {}
     slos: dict[str, list[CompiledRule]] = {}  # by SLO id
     scalers: list[AutoscalePlan] = []
+    canaries: dict[str, list[CompiledRule]] = {}  # by canary id
     for item in loaded:
         rule = item.rule
         if not rule.enabled:
@@ -352,6 +406,8 @@ def compile_rulebook(
         rules[rule.id] = compiled
         if rule.slo is not None:
             slos.setdefault(rule.slo.slo, []).append(compiled)
+        elif rule.canary is not None:
+            canaries.setdefault(rule.canary.canary, []).append(compiled)
         elif rule.autoscale is not None:
             a = rule.autoscale
             scalers.append(
@@ -389,7 +445,10 @@ def compile_rulebook(
     sources: dict[str, SourcePlan] = {}
     used = {f.source for f in feeds.values()} | set(record_rules) | set(typed) | set(steps)
     used |= {plan.source for plan in slo_plans} | {plan.source for plan in scalers}
-    used |= {"signal"} if slo_plans or scalers else set()
+    canary_plans = [_canary_plan(of_canary) for of_canary in canaries.values()]
+    used |= {"event"} if canary_plans else set()
+    used |= {check.source for plan in canary_plans for check in plan.checks}
+    used |= {"signal"} if slo_plans or scalers or canary_plans else set()
     for source in used:
         of_type = typed.get(source, ())
         sources[source] = SourcePlan(
@@ -402,6 +461,14 @@ def compile_rulebook(
             slo_merges=tuple(slo_plans) if source == "signal" else (),
             autoscalers=tuple(plan for plan in scalers if plan.source == source),
             autoscale_merges=tuple(scalers) if source == "signal" else (),
+            canary_deploys=tuple(canary_plans) if source == "event" else (),
+            canary_checks=tuple(
+                (plan, check)
+                for plan in canary_plans
+                for check in plan.checks
+                if check.source == source
+            ),
+            canary_merges=tuple(canary_plans) if source == "signal" else (),
         )
     enabled = [item.rule for item in loaded if item.rule.enabled]
     return CompiledRulebook(

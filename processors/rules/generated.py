@@ -1,6 +1,6 @@
 """Sections of a rule file that compile into rules: ``slos:`` (:mod:`processors.rules.slos`),
 ``backups:`` (:mod:`processors.rules.backups`), ``autoscalers:``
-(:mod:`processors.rules.autoscalers`).
+(:mod:`processors.rules.autoscalers`), ``canaries:`` (:mod:`processors.rules.canaries`).
 
 Each entry of such a section is validated against its model and its expressions are
 checked against its source's records like a rule's (``check`` places every error at
@@ -23,7 +23,8 @@ from processors.records import Severity
 from processors.rules.actions import ActionConfig
 from processors.rules.model_base import StrictModel
 
-SectionKind = Literal["slo", "backup", "autoscaler"]
+SectionKind = Literal["slo", "backup", "autoscaler", "canary"]
+Expanded = Mapping[tuple[str | int, ...], str]  # an entry's expressions as run, by path
 
 
 class AlertOverride(StrictModel):
@@ -62,12 +63,14 @@ def alert_fields(
 
 @dataclass(frozen=True, slots=True)
 class Expression:
-    """An expression of an entry, checked against its source's records and expanded:
-    ``entry[path]`` (``default`` when absent; a number written as one is taken as is)."""
+    """An expression of an entry, checked against its source's records (or those of
+    ``source``) and expanded: ``entry[path]`` (``default`` when absent; a number written
+    as one is taken as is)."""
 
-    path: tuple[str, ...]
+    path: tuple[str | int, ...]
     default: str
     label: str
+    source: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +86,6 @@ class Section:
     model: type[StrictModel]
     source: Callable[[Mapping[str, Any]], object]  # the source named in an entry's YAML
     expressions: Callable[[Mapping[str, Any]], tuple[Expression, ...]]
-    rules: Callable[[Any, Mapping[tuple[str, ...], str]], list[GeneratedRule]]
+    rules: Callable[[Any, Expanded], list[GeneratedRule]]
     suffixes: Callable[[Mapping[str, Any]], tuple[str, ...]]  # its rules: <id>_<suffix>
     group_by: tuple[str, ...] = ("group_by",)  # where the entry names fields to group by

@@ -27,6 +27,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from processors.rules.autoscalers import SECTION as AUTOSCALERS
 from processors.rules.backups import SECTION as BACKUPS
+from processors.rules.canaries import SECTION as CANARIES
 from processors.rules.expressions import (
     Binary,
     ExpressionError,
@@ -49,7 +50,7 @@ from processors.rules.macros import (
     resolve,
     window_scope,
 )
-from processors.rules.model import MADE_FROM_AUTOSCALERS, MADE_FROM_SLOS, Rule, RuleFile
+from processors.rules.model import MADE_FROM, Rule, RuleFile
 from processors.rules.policies import Policies, collect_policies
 from processors.rules.rule_errors import (
     Kind,
@@ -71,7 +72,7 @@ from processors.rules.templates import (
 from processors.rules.yaml_files import read_yaml
 
 # Sections of a rule file that compile into rules, in the order they are loaded.
-SECTIONS: tuple[Section, ...] = (SLOS, BACKUPS, AUTOSCALERS)
+SECTIONS: tuple[Section, ...] = (SLOS, BACKUPS, AUTOSCALERS, CANARIES)
 
 __all__ = ["LoadResult", "LoadedRule", "RuleError", "load_rules", "rule_files", "rule_version"]
 
@@ -209,9 +210,8 @@ def _load_rules(
                 errors.append(source.error(id_pos, rule_id, message))
             else:
                 seen[rule_id] = f"{source.path}:{id_pos[0]}:{id_pos[1]}"
-        if rule is not None and rule.type in ("slo", "autoscale"):
-            made = MADE_FROM_SLOS if rule.type == "slo" else MADE_FROM_AUTOSCALERS
-            errors.append(source.error(value_pos(node, "type"), rule_id, made))
+        if rule is not None and rule.type in MADE_FROM:
+            errors.append(source.error(value_pos(node, "type"), rule_id, MADE_FROM[rule.type]))
         if rule is not None and isinstance(node, CommentedMap):
             errors.extend(_template_errors(source, node, rule))
         result.errors.extend(errors)
@@ -277,7 +277,7 @@ def _check_entry(
     definitions: Definitions,
     errors: list[RuleError],
     section: Section,
-) -> dict[tuple[str, ...], str] | None:
+) -> dict[tuple[str | int, ...], str] | None:
     """An entry's expressions checked against its source's records and expanded (by
     their path in the entry), and the fields it groups by; None when wrong."""
     source_name = section.source(node)
@@ -294,17 +294,29 @@ def _check_entry(
                 pos = key_pos(items, index)
                 errors.append(source.error(pos, entry_id, message, section.kind))
                 check.failed = True
-    expanded: dict[tuple[str, ...], str] = {}
+    expanded: dict[tuple[str | int, ...], str] = {}
     for expression in section.expressions(node):
         *parents, last = expression.path
         parent: Any = node
         for part in parents:
-            parent = parent.get(part) if isinstance(parent, CommentedMap) else None
-        written = parent.get(last) if isinstance(parent, CommentedMap) else None
+            if isinstance(parent, CommentedMap):
+                parent = parent.get(part)
+            elif isinstance(parent, CommentedSeq) and isinstance(part, int) and part < len(parent):
+                parent = parent[part]
+            else:
+                parent = None
+        if not isinstance(parent, CommentedMap):
+            continue  # misshapen: reported by validation
+        written = parent.get(last)
         if isinstance(written, int | float) and not isinstance(written, bool):
             expanded[expression.path] = repr(written)  # a number written as one
             continue
-        found = check.expression(parent, last, expression.default, records, expression.label)
+        scope = records
+        if expression.source is not None:
+            if expression.source not in SOURCE_FIELDS:
+                continue  # reported by validation
+            scope = record_scope(expression.source)
+        found = check.expression(parent, str(last), expression.default, scope, expression.label)
         if found is not None:
             expanded[expression.path] = _rendered(*found)
     return None if check.failed else expanded

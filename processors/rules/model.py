@@ -62,6 +62,7 @@ from processors.records import Severity, Source
 from processors.rules.actions import ActionConfig
 from processors.rules.autoscalers import Autoscaler
 from processors.rules.backups import Backup
+from processors.rules.canaries import Canary
 from processors.rules.durations import DurationMs
 from processors.rules.fields import default_window_value
 from processors.rules.model_base import RULE_ID, Name, StrictModel
@@ -74,6 +75,7 @@ from processors.rules.noise_control import (
 from processors.rules.rule_types import (
     TYPE_BLOCKS,
     AutoscaleRuleConfig,
+    CanaryRuleConfig,
     CardinalityConfig,
     ChangeConfig,
     FlatlineConfig,
@@ -150,15 +152,16 @@ _EXPRESSION = (
 
 
 # A hand-written rule of type slo, or with an slo: block (made from slos:, never written).
-MADE_FROM_SLOS = (
-    "type slo: an SLO's rules are made from its entry under 'slos:' "
-    '(rules/README.md, "SLOs and error budgets")'
-)
-
-MADE_FROM_AUTOSCALERS = (
-    "type autoscale: an autoscaler's rule is made from its entry under 'autoscalers:' "
-    '(rules/README.md, "Autoscaling")'
-)
+# Rules of these types are made from a section of their own, never written by hand (nor
+# their blocks): the message that says so, by type.
+MADE_FROM = {
+    "slo": "type slo: an SLO's rules are made from its entry under 'slos:' "
+    '(rules/README.md, "SLOs and error budgets")',
+    "autoscale": "type autoscale: an autoscaler's rule is made from its entry under "
+    "'autoscalers:' (rules/README.md, \"Autoscaling\")",
+    "canary": "type canary: a canary analysis's rules are made from its entry under "
+    "'canaries:' (rules/README.md, \"Canary analysis\")",
+}
 
 
 class Rule(StrictModel):
@@ -193,6 +196,7 @@ class Rule(StrictModel):
     # made from an entry of 'slos:', never written by hand: not in the schema
     slo: SkipJsonSchema[SloRuleConfig | None] = None
     autoscale: SkipJsonSchema[AutoscaleRuleConfig | None] = None  # from autoscalers:
+    canary: SkipJsonSchema[CanaryRuleConfig | None] = None  # from canaries:
     # -- end of rule types' settings -----------------------------------------------------
     condition: str = Field(
         "true",
@@ -257,10 +261,8 @@ class Rule(StrictModel):
     @classmethod
     def _settings_of_the_type(cls, block: object, info: ValidationInfo) -> object:
         rule_type, name = info.data.get("type"), info.field_name
-        if name == "slo" and block is not None and rule_type != "slo":
-            raise ValueError(MADE_FROM_SLOS)
-        if name == "autoscale" and block is not None and rule_type != "autoscale":
-            raise ValueError(MADE_FROM_AUTOSCALERS)
+        if name in MADE_FROM and block is not None and rule_type != name:
+            raise ValueError(MADE_FROM[name])
         if block is not None and rule_type is not None and rule_type != name:
             raise ValueError(
                 f"settings of type {name}, but the rule is of type {rule_type} "
@@ -292,10 +294,8 @@ class Rule(StrictModel):
 
     @model_validator(mode="after")
     def _type_has_its_settings(self) -> Rule:
-        if self.type == "slo" and self.slo is None:
-            raise ValueError(MADE_FROM_SLOS)
-        if self.type == "autoscale" and self.autoscale is None:
-            raise ValueError(MADE_FROM_AUTOSCALERS)
+        if self.type in MADE_FROM and getattr(self, self.type) is None:
+            raise ValueError(MADE_FROM[self.type])
         if self.type != "threshold" and getattr(self, self.type) is None:
             raise ValueError(
                 f"type {self.type} needs its settings under '{self.type}:' (rules/README.md)"
@@ -369,6 +369,11 @@ class RuleFile(StrictModel):
         default_factory=list,
         description="Target tracking, as Kubernetes' HPA; each compiles into the rule <id>, "
         "whose actions scale.",
+    )
+    canaries: list[Canary] = Field(
+        default_factory=list,
+        description="Canary analyses of deployments; each compiles into the rules "
+        "<id>_rollback and <id>_promote.",
     )
     # -- decision side: for the alerts of every rule of every file ------------------------
     inhibit_rules: list[InhibitRule] = Field(

@@ -29,9 +29,10 @@ from processors.rules.actions import (
 )
 from processors.rules.autoscalers import Autoscaler
 from processors.rules.backups import Backup
+from processors.rules.canaries import Canary
 from processors.rules.expressions import ExpressionError
 from processors.rules.generated import AlertOverride
-from processors.rules.model import Rule, RuleFile
+from processors.rules.model import MADE_FROM, Rule, RuleFile
 from processors.rules.noise_control import (
     FlappingConfig,
     InhibitRule,
@@ -41,6 +42,7 @@ from processors.rules.noise_control import (
 from processors.rules.rule_types import (
     TYPE_SETTINGS,
     BehaviorConfig,
+    CanaryCheckConfig,
     ScalingPolicyConfig,
     ScalingRulesConfig,
     SequenceStep,
@@ -48,7 +50,9 @@ from processors.rules.rule_types import (
 )
 from processors.rules.slos import SliConfig, Slo
 
-Kind = Literal["rule", "slo", "backup", "autoscaler", "macro", "list", "receiver", "route", "probe"]
+Kind = Literal[
+    "rule", "slo", "backup", "autoscaler", "canary", "macro", "list", "receiver", "route", "probe"
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +83,7 @@ def model_keys(model: type[BaseModel]) -> list[str]:
 
 _KEYS_BY_CONTEXT = {
     "file": model_keys(RuleFile),
-    "rule": [key for key in model_keys(Rule) if key not in ("slo", "autoscale")],  # generated
+    "rule": [key for key in model_keys(Rule) if key not in MADE_FROM],
     "window": model_keys(WindowConfig),
     "action": model_keys(ActionConfig),
     # the decision side's mappings, by the key they are written under
@@ -110,12 +114,18 @@ _KEYS_BY_CONTEXT = {
     "scale_up": model_keys(ScalingRulesConfig),
     "scale_down": model_keys(ScalingRulesConfig),
     "policies": model_keys(ScalingPolicyConfig),
+    # a canary's
+    "canaries": model_keys(Canary),
+    "checks": model_keys(CanaryCheckConfig),
+    "rollback": model_keys(AlertOverride),
+    "promote": model_keys(AlertOverride),
 }
 # Sections that compile into rules: how an entry's errors name it.
 _SECTION_KINDS: dict[str, Kind] = {
     "slos": "slo",
     "backups": "backup",
     "autoscalers": "autoscaler",
+    "canaries": "canary",
 }
 
 

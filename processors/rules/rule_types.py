@@ -63,6 +63,7 @@ RuleType = Literal[
     "unfinished",
     "slo",
     "autoscale",
+    "canary",
 ]
 TYPE_BLOCKS: tuple[str, ...] = (
     "frequency",
@@ -75,6 +76,7 @@ TYPE_BLOCKS: tuple[str, ...] = (
     "unfinished",
     "slo",
     "autoscale",
+    "canary",
 )  # the types with settings, each in the block of its name (TYPE_SETTINGS)
 _TIMEFRAME = "A sliding timeframe (per group_by key)."
 _GRACE = "How long to wait for late records before judging a time (default 10s)."
@@ -285,6 +287,59 @@ class AutoscaleRuleConfig(StrictModel):
     behavior: BehaviorConfig
 
 
+class CanaryCheckConfig(StrictModel):
+    """One metric a canary analysis compares, canary against baseline, per interval."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)
+    source: Source = "metric"
+    match: str = Field("true", description="Which records are this metric's samples.")
+    value: str | None = Field(
+        None,
+        description="Each sample's number (default: value for metrics, else 1); for "
+        "error_ratio a condition, 1 when bad: 'status == \"fail\"'.",
+    )
+    stat: Literal["mean", "error_ratio", "p50", "p90", "p95", "p99"] = "mean"
+    direction: Literal["increase", "decrease", "either"] = Field(
+        "increase", description="Which change is bad (default: an increase)."
+    )
+    max_ratio: float | None = Field(None, gt=1, description="Canary / baseline beyond it fails.")
+    min_difference: float = Field(
+        0.0, ge=0, description="Never fails while |canary - baseline| is below it."
+    )
+    mann_whitney: float | None = Field(
+        None, gt=0.5, lt=1, description="A confidence (0.98): fails when the U test says worse."
+    )
+    critical: bool = Field(False, description="A failure rolls back at once.")
+    nodata: Literal["ignore", "fail"] = Field(
+        "ignore", description="An interval with too few samples on a side: ignore or fail."
+    )
+
+    @model_validator(mode="after")
+    def _can_fail(self) -> CanaryCheckConfig:
+        if self.max_ratio is None and self.mann_whitney is None:
+            raise ValueError("give max_ratio, mann_whitney or both: a check must be able to fail")
+        return self
+
+
+class CanaryRuleConfig(StrictModel):
+    """``type: canary``: one of the two rules an entry of ``canaries:`` compiles into
+    (never written by hand; :mod:`processors.rules.canaries`): its verdict, and the
+    whole analysis (the same in both)."""
+
+    canary: str
+    verdict: Literal["rollback", "promote"]
+    track: str
+    canary_value: str
+    baseline_value: str
+    interval_ms: PositiveDurationMs = Field(alias="interval")
+    intervals: int = Field(ge=1)
+    max_failures: int = Field(ge=1)
+    warmup_ms: DurationMs = Field(alias="warmup")
+    min_samples: int = Field(ge=1)
+    grace_ms: DurationMs = _grace()
+    checks: list[CanaryCheckConfig] = Field(min_length=1)
+
+
 TYPE_SETTINGS: dict[str, type[StrictModel]] = {
     "frequency": FrequencyConfig,
     "flatline": FlatlineConfig,
@@ -296,4 +351,5 @@ TYPE_SETTINGS: dict[str, type[StrictModel]] = {
     "unfinished": UnfinishedConfig,
     "slo": SloRuleConfig,
     "autoscale": AutoscaleRuleConfig,
+    "canary": CanaryRuleConfig,
 }

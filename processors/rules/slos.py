@@ -37,6 +37,7 @@ from processors.records import Severity, Source
 from processors.rules.durations import DurationMs, PositiveDurationMs
 from processors.rules.generated import (
     AlertOverride,
+    Expanded,
     Expression,
     GeneratedRule,
     Section,
@@ -141,15 +142,13 @@ _WHEN = {
 }
 
 
-def slo_rules(slo: Slo, expanded: Mapping[tuple[str, ...], str]) -> list[GeneratedRule]:
+def slo_rules(slo: Slo, expanded: Expanded) -> list[GeneratedRule]:
     """The rules ``<id>_page`` and ``<id>_ticket``, with the SLI's expressions as
     ``expanded`` (macros and lists resolved)."""
     return [GeneratedRule(slo_rule_fields(slo, alert, expanded), alert) for alert in ALERTS]
 
 
-def slo_rule_fields(
-    slo: Slo, alert: str, expanded: Mapping[tuple[str, ...], str] | None = None
-) -> dict[str, Any]:
+def slo_rule_fields(slo: Slo, alert: str, expanded: Expanded | None = None) -> dict[str, Any]:
     """The generated rule ``<id>_<alert>`` as the fields of a rule file's rule."""
     sli = {key: (expanded or {}).get(("sli", key)) for key in ("total", "bad", "events")}
     what = slo.description or f"{slo.objective:g} of {slo.sli.source} events good"

@@ -59,7 +59,7 @@ def test_check_reports_every_error_and_exits_1(
 
 def test_check_passes_on_the_shipped_rules(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", "rules"]) == 0
-    assert "rules OK in 8 file(s); receivers.yaml, probes.yaml OK" in capsys.readouterr().err
+    assert "rules OK in 9 file(s); receivers.yaml, probes.yaml OK" in capsys.readouterr().err
 
 
 def test_check_reports_the_receivers_file_beside_the_rules(

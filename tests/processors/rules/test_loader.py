@@ -215,7 +215,7 @@ def test_a_version_leaves_out_fields_at_their_defaults(tmp_path: Path) -> None:
             "base: &b {source: metric, sourze: x}\nrules:\n  - <<: *b\n    id: x\n",
             [
                 "r.yaml:1:1: unknown field 'base' (allowed: macros, lists, rules, slos, backups, "
-                "autoscalers, inhibit_rules, maintenance_windows)",
+                "autoscalers, canaries, inhibit_rules, maintenance_windows)",
                 "r.yaml:3:5: rule x: unknown field 'sourze' (did you mean 'source'?)",
             ],
         ),

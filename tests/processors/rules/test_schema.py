@@ -33,12 +33,13 @@ def test_the_schema_names_every_field_as_written_in_rule_files() -> None:
         "slos",
         "backups",
         "autoscalers",
+        "canaries",
         "inhibit_rules",
         "maintenance_windows",
     }
     assert generated["additionalProperties"] is False
     rule = generated["$defs"]["Rule"]
-    made = ("slo", "autoscale")  # blocks of rules made from slos: and autoscalers:
+    made = ("slo", "autoscale", "canary")  # blocks of rules made from a section
     written = [f.alias or name for name, f in Rule.model_fields.items() if name not in made]
     assert list(rule["properties"]) == written  # an SLO's own block is made, never written
     assert {"for", "keep_firing_for", "exceptions", "tags"} <= set(rule["properties"])

@@ -1,0 +1,292 @@
+"""Canary analyses in the firehose, in two stages (the repartition of
+:mod:`processors.firehose.repartition`): a deployment's event (ops.events) and its
+checks' samples (metrics keyed by host, health checks, logs) sit on many input
+partitions; one signals partition per analysis brings them together.
+
+**Per input partition** (:class:`CanarySamples`): a deploy event an analysis ``match``
+selects goes out at once as a ``kind="part"`` signal keyed by the analysis's id
+(``record.deploy``: entity, status, version, previous_version, strategy). Each sample a
+check's ``match`` selects whose track field says canary or baseline adds its number to
+the interval's values of that check and side (intervals aligned to the epoch; at most
+:data:`MAX_VALUES` per side and interval per partition, the first ones); when the
+partition's clock less the grace passes an interval's end, its values go out as a part
+(``record.samples``).
+
+**Per signals partition** (:class:`CanaryAnalyses`): a deploy ``started`` opens the
+analysis of its entity (:class:`~processors.firehose.canary.CanaryAnalysis`) from the
+first interval boundary after its time plus ``warmup``, replacing one still running;
+``failed`` or ``rolled_back`` ends it without a verdict. Once the partition's clock is
+:data:`~processors.firehose.repartition.MERGE_WAIT_MS` past an interval's end plus the
+grace, the interval's parts (one per origin, the fuller of two) are judged; a verdict
+is a ``kind="match"`` signal of the analysis's ``_rollback`` or ``_promote`` rule
+(``record``: ``target``, ``version``, ``previous_version``, ``strategy``, ``command``,
+``reason``, ``failed_intervals``, ``judged_intervals``). The analyses live in memory
+(carried over a hot reload or a rewind): a restart in the middle of one forgets it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from processors.firehose.canary import (
+    CanaryAnalysis,
+    CanaryConfig,
+    IntervalResult,
+    MetricCheck,
+    Track,
+    Verdict,
+)
+from processors.firehose.repartition import MERGE_WAIT_MS, Parts
+from processors.ids import stable_id
+from processors.records import Signal
+from processors.rules.compiler import CanaryPlan, group_text
+
+Record = Mapping[str, Any]
+Samples = dict[str, dict[str, list[float]]]  # check -> side -> values
+
+MAX_VALUES = 2_000  # per check, side, interval and input partition
+DEPLOY_FIELDS = ("entity", "status", "version", "previous_version", "strategy")
+
+
+class CanarySamples:
+    """The deploys and samples one input partition contributes to canary analyses."""
+
+    def __init__(self, deploys: tuple[CanaryPlan, ...], checks: tuple[Any, ...], origin: str):
+        self.deploys = deploys
+        self.checks = checks  # (CanaryPlan, CanaryCheckPlan)
+        self.origin = origin
+        self.source = "event" if deploys else (checks[0][1].source if checks else "")
+        self.windows: dict[str, dict[int, Samples]] = {}
+        self.sent_until: dict[str, int] = {}
+        self.late = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.deploys or self.checks)
+
+    @property
+    def horizon_ms(self) -> int:
+        plans = [plan for plan, _ in self.checks]
+        return max((2 * p.config.interval_ms + p.config.grace_ms for p in plans), default=0)
+
+    def add(self, record: Record, ts_ms: int, out: list[Signal]) -> bool:
+        """Take a record; a deploy's part goes to ``out`` at once. True when a sample was
+        kept (its offset is held until its interval is sent)."""
+        for plan in self.deploys:
+            if record.get("type") == "deploy" and plan.deploys(record):
+                out.append(self._deploy(plan, record, ts_ms))
+        kept = False
+        for plan, check in self.checks:
+            if not check.match(record):
+                continue
+            side = _side(plan, plan.track(record))
+            value = _number(check.value(record))
+            if side is None or value is None:
+                continue
+            size = plan.config.interval_ms
+            start = ts_ms - ts_ms % size
+            if start < self.sent_until.get(plan.canary_id, start):
+                self.late += 1
+                continue
+            windows = self.windows.setdefault(plan.canary_id, {})
+            values = windows.setdefault(start, {}).setdefault(check.name, {}).setdefault(side, [])
+            if len(values) < MAX_VALUES:
+                values.append(value)
+                kept = True
+        return kept
+
+    def close(self, clock_ms: int) -> list[Signal]:
+        out: list[Signal] = []
+        for plan in {plan.canary_id: plan for plan, _ in self.checks}.values():
+            size = plan.config.interval_ms
+            until = clock_ms - plan.config.grace_ms
+            boundary = until - until % size
+            self.sent_until[plan.canary_id] = max(
+                self.sent_until.get(plan.canary_id, boundary), boundary
+            )
+            windows = self.windows.get(plan.canary_id, {})
+            for start in sorted(s for s in windows if s < boundary):
+                out.append(self._samples(plan, start, windows.pop(start)))
+        return out
+
+    def _deploy(self, plan: CanaryPlan, record: Record, ts_ms: int) -> Signal:
+        deploy = {name: record.get(name) for name in DEPLOY_FIELDS}
+        return Signal(
+            id=stable_id("canary_deploy", plan.canary_id, self.origin, ts_ms, str(deploy)),
+            kind="part",
+            key=plan.canary_id,
+            source="event",
+            ts_ms=ts_ms,
+            record={"canary": plan.canary_id, "origin": self.origin, "deploy": deploy},
+        )
+
+    def _samples(self, plan: CanaryPlan, start_ms: int, samples: Samples) -> Signal:
+        return Signal(
+            id=stable_id("canary_samples", plan.canary_id, start_ms, self.origin),
+            kind="part",
+            key=plan.canary_id,
+            source=self.source,
+            ts_ms=start_ms + plan.config.interval_ms,
+            window_start_ms=start_ms,
+            record={"canary": plan.canary_id, "origin": self.origin, "samples": samples},
+        )
+
+
+class CanaryAnalyses:
+    """Every canary analysis of one partition of the signals topic."""
+
+    def __init__(self, plans: tuple[CanaryPlan, ...]) -> None:
+        self.plans = {plan.canary_id: plan for plan in plans}
+        self.parts: dict[str, Parts[Samples]] = {p: Parts(_size) for p in self.plans}
+        self.running: dict[str, tuple[CanaryAnalysis, dict[str, Any]]] = {}
+        self.judged: dict[str, list[IntervalResult]] = {}  # the running one's, for explain
+
+    def __bool__(self) -> bool:
+        return bool(self.plans)
+
+    def add(self, part: Record) -> bool:
+        """Take a canary's part; False when it is not one."""
+        record = part.get("record") or {}
+        canary_id = record.get("canary")
+        if canary_id is None:
+            return False
+        plan = self.plans.get(canary_id)
+        if plan is None:
+            return True  # an analysis removed since
+        deploy = record.get("deploy")
+        if isinstance(deploy, dict):
+            self._deploy(plan, deploy, int(part.get("ts_ms") or 0))
+            return True
+        samples, start_ms = record.get("samples"), part.get("window_start_ms")
+        if isinstance(samples, dict) and isinstance(start_ms, int):
+            self.parts[canary_id].add(canary_id, start_ms, str(record.get("origin")), samples)
+        return True
+
+    def close(self, clock_ms: int) -> list[Signal]:
+        out: list[Signal] = []
+        for canary_id, plan in self.plans.items():
+            until_ms = clock_ms - plan.config.grace_ms - MERGE_WAIT_MS
+            due = self.parts[canary_id].due(canary_id, until_ms, plan.config.interval_ms)
+            running = self.running.get(canary_id)
+            if running is None:
+                continue
+            analysis, deploy = running
+            for start_ms, parts in due:
+                for samples in parts:
+                    _feed(analysis, start_ms, samples)
+            for found in analysis.close_until(until_ms):
+                if isinstance(found, Verdict):
+                    del self.running[canary_id]
+                    signal = self._verdict(plan, deploy, found)
+                    if signal is not None:
+                        out.append(signal)
+                else:
+                    self.judged.setdefault(canary_id, []).append(found)
+        return out
+
+    def adopt(self, previous: CanaryAnalyses) -> None:
+        for canary_id, plan in self.plans.items():
+            old = previous.plans.get(canary_id)
+            if old is None or old.config != plan.config:
+                continue
+            self.parts[canary_id] = previous.parts[canary_id]
+            if canary_id in previous.running:
+                self.running[canary_id] = previous.running[canary_id]
+
+    def _deploy(self, plan: CanaryPlan, deploy: dict[str, Any], ts_ms: int) -> None:
+        status = deploy.get("status")
+        if status == "started" and deploy.get("strategy") in (None, "canary", "blue_green"):
+            config = plan.config
+            size = config.interval_ms
+            begin = ts_ms + config.warmup_ms
+            started = begin + (-begin % size)  # the next interval boundary
+            analysis = CanaryAnalysis(_core_config(plan), started)
+            self.running[plan.canary_id] = (analysis, deploy)
+            self.judged[plan.canary_id] = []
+        elif status in ("failed", "rolled_back") and plan.canary_id in self.running:
+            del self.running[plan.canary_id]
+
+    def _verdict(self, plan: CanaryPlan, deploy: dict[str, Any], verdict: Verdict) -> Signal | None:
+        rule_id = dict(plan.rule_ids).get(verdict.outcome)
+        if rule_id is None:
+            return None  # aborted, or that rule is disabled
+        if verdict.outcome == "rollback":
+            command = "rollback"
+        else:
+            command = "switch" if deploy.get("strategy") == "blue_green" else "promote"
+        entity = group_text(deploy.get("entity"))
+        return Signal(
+            id=stable_id("canary", rule_id, entity, verdict.ts_ms),
+            kind="match",
+            key=entity,
+            source="event",
+            rules=[rule_id],
+            group={"entity": entity},
+            ts_ms=verdict.ts_ms,
+            record={
+                "target": entity,
+                "version": deploy.get("version"),
+                "previous_version": deploy.get("previous_version"),
+                "strategy": deploy.get("strategy"),
+                "command": command,
+                "reason": verdict.why,
+                "failed_intervals": verdict.failed_intervals,
+                "judged_intervals": verdict.judged_intervals,
+            },
+        )
+
+
+def _core_config(plan: CanaryPlan) -> CanaryConfig:
+    config = plan.config
+    return CanaryConfig(
+        interval_ms=config.interval_ms,
+        intervals=config.intervals,
+        max_failures=config.max_failures,
+        checks=tuple(
+            MetricCheck(
+                name=c.name,
+                stat=c.stat,
+                direction=c.direction,
+                max_ratio=c.max_ratio,
+                min_difference=c.min_difference,
+                mann_whitney=c.mann_whitney,
+                critical=c.critical,
+                nodata=c.nodata,
+            )
+            for c in config.checks
+        ),
+        min_samples=config.min_samples,
+    )
+
+
+def _feed(analysis: CanaryAnalysis, start_ms: int, samples: Samples) -> None:
+    for check, sides in samples.items():
+        if not isinstance(sides, dict):
+            continue
+        for side in ("canary", "baseline"):
+            track: Track = "canary" if side == "canary" else "baseline"
+            for value in sides.get(side) or ():
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    analysis.add(str(check), track, start_ms, float(value))
+
+
+def _side(plan: CanaryPlan, track: Any) -> str | None:
+    text = group_text(track)
+    if text == plan.config.canary_value:
+        return "canary"
+    if text == plan.config.baseline_value:
+        return "baseline"
+    return None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    if isinstance(value, int | float) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def _size(samples: Samples) -> float:
+    return sum(len(v) for sides in samples.values() for v in sides.values())
