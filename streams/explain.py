@@ -53,7 +53,7 @@ def source_topic(settings: OpsrulesSettings, source: str) -> str:
 _SHOWN_RULE = frozenset(
     {"id", "description", "source", "match", "condition", "window", "for_ms"}
     | {"keep_firing_for_ms", "group_by", "severity", "labels", "annotations", "actions"}
-    | {"exceptions", "tags", "enabled", "slo", "autoscale"}
+    | {"exceptions", "tags", "enabled", "slo", "autoscale", "canary"}
 )
 _SHOWN_ACTION = frozenset({"type", "params", "cooldown_ms"})
 
@@ -157,8 +157,11 @@ def explain(
                 for name, rules in (("scale_up", hpa.scale_up), ("scale_down", hpa.scale_down))
             },
         }
+    canary = rule.canary
+    if canary is not None:
+        out["canary"] = canary.model_dump(mode="json", by_alias=False)
     if compiled is not None:
-        if scaler is not None:
+        if scaler is not None or canary is not None:
             kind, rules = "match", [rule.id]
         elif slo is not None:
             kind = "slo"
@@ -221,6 +224,26 @@ def text_lines(info: dict[str, Any]) -> Iterator[str]:
                 f"             {name}: stabilization {_duration(b['stabilization_ms'])}, "
                 f"select {b['select']}: {policies}"
             )
+    elif info.get("canary") is not None:
+        c = info["canary"]
+        yield (
+            f"canary:      {c['canary']} ({c['verdict']}): deploys that match start an "
+            f"analysis of {c['intervals']} x {_duration(c['interval_ms'])} intervals from "
+            f"the next boundary after warmup {_duration(c['warmup_ms'])}; {c['track']} "
+            f"{c['canary_value']!r} against {c['baseline_value']!r}; rolls back at "
+            f"{c['max_failures']} failed intervals, at least {c['min_samples']} samples a side"
+        )
+        for check in c["checks"]:
+            tests = [f"max_ratio {check['max_ratio']:g}"] if check.get("max_ratio") else []
+            if check.get("mann_whitney"):
+                tests.append(f"Mann-Whitney at {check['mann_whitney']:g}")
+            extra = " critical" if check.get("critical") else ""
+            yield (
+                f"             check {check['name']}: {check['stat']} of {check['value']} on "
+                f"{check['source']} where {check['match']}; {check['direction']} is bad: "
+                f"{', '.join(tests)}, min_difference {check['min_difference']:g}, nodata "
+                f"{check['nodata']}{extra}"
+            )
     elif window is None:
         yield "window:      none: every matching record fires at once"
     else:
@@ -270,6 +293,8 @@ def text_lines(info: dict[str, Any]) -> Iterator[str]:
         }.get(signals["kind"], "matching record")
         if info.get("autoscale") is not None:
             per = "new desired replica count"
+        if info.get("canary") is not None:
+            per = f"{info['canary']['verdict']} verdict of an analysis"
         yield (
             f"signals:     kind {signals['kind']} on {signals['topic']}, one per {per}, "
             f"key {key}, rules [{', '.join(signals['rules'])}]"
