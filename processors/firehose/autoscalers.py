@@ -3,16 +3,19 @@
 partitions (metrics are keyed by host).
 
 **Per input partition** (:class:`ReplicaWindows`): each record an autoscaler's ``match``
-selects adds its ``value`` (a finite number) to the window of its replica (its ``per``
-value); when the partition's event clock less the grace passes a window's end, the
-window's per-replica sums and counts go out as a ``kind="part"`` signal keyed by the
-autoscaler's id (``record``: ``autoscaler``, ``origin``, ``replicas``).
+selects adds its ``value`` (a finite number; by default a metric sample's value, 1 for
+any other record) to the window of its replica (its ``per`` value); when the
+partition's event clock less the grace passes a window's end, the window's per-replica
+sums and counts go out as a ``kind="part"`` signal keyed by the autoscaler's id
+(``record``: ``autoscaler``, ``origin``, ``replicas``).
 
 **Per signals partition** (:class:`ScaleDecisions`): the parts of a window are put
 together (one per origin, the fuller of two) once the partition's clock is
 :data:`~processors.firehose.repartition.MERGE_WAIT_MS` past its end plus the grace. The
-current replica count is how many replicas reported; the metric is the mean of their
-means (``metric: mean``) or their sum (``metric: total``). The HPA core
+current replica count is how many replicas reported; a replica's own figure is the mean
+of its samples on ``source: metric``, the sum of its values on any other source (its
+records in the window: a request count); the metric is the mean of the replicas'
+figures (``metric: mean``) or their sum (``metric: total``). The HPA core
 (:class:`~processors.firehose.autoscale.Autoscaler`) decides the replicas to run; when
 they differ from the current count and from the last count sent, a ``kind="match"``
 signal of the autoscaler's rule goes out (``record``: ``target``, ``replicas``,
@@ -30,6 +33,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from processors.firehose.autoscale import (
+    DEFAULT_SCALE_DOWN,
+    DEFAULT_SCALE_UP,
     Autoscaler,
     AutoscalerConfig,
     ScalingPolicy,
@@ -44,11 +49,6 @@ from processors.rules.rule_types import AutoscaleRuleConfig, ScalingRulesConfig
 Record = Mapping[str, Any]
 Replicas = dict[str, list[float]]  # replica -> [sum, count]
 
-_DEFAULT_UP = ScalingRules(
-    0, (ScalingPolicy("percent", 100, 15_000), ScalingPolicy("pods", 4, 15_000))
-)
-_DEFAULT_DOWN = ScalingRules(300_000, (ScalingPolicy("percent", 100, 15_000),))
-
 
 def hpa_config(config: AutoscaleRuleConfig) -> AutoscalerConfig:
     """The HPA core's settings from the rule's, HPA's defaults where the file says none."""
@@ -57,8 +57,8 @@ def hpa_config(config: AutoscaleRuleConfig) -> AutoscalerConfig:
         min_replicas=config.min_replicas,
         max_replicas=config.max_replicas,
         tolerance=config.tolerance,
-        scale_up=_rules(config.behavior.scale_up, _DEFAULT_UP),
-        scale_down=_rules(config.behavior.scale_down, _DEFAULT_DOWN),
+        scale_up=_rules(config.behavior.scale_up, DEFAULT_SCALE_UP),
+        scale_down=_rules(config.behavior.scale_down, DEFAULT_SCALE_DOWN),
         per_replica=config.metric == "mean",
     )
 
@@ -207,7 +207,12 @@ class ScaleDecisions:
                 self.decided_until[rule_id] = previous.decided_until[rule_id]
 
     def _decide(self, plan: AutoscalePlan, end_ms: int, replicas: Replicas) -> Signal | None:
-        means = [total / count for total, count in replicas.values() if count]
+        # A replica's metric: its samples' mean (a utilisation, a queue length), or on
+        # any other source the sum of its records' values (by default its record count)
+        metric_source = plan.source == "metric"
+        means = [
+            total / count if metric_source else total for total, count in replicas.values() if count
+        ]
         if not means:
             return None
         config = plan.config

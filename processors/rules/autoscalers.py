@@ -38,7 +38,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from processors.records import Severity, Source
 from processors.rules.actions import ActionConfig
@@ -50,6 +50,7 @@ from processors.rules.generated import (
     GeneratedRule,
     Section,
     alert_fields,
+    number_as_expression,
 )
 from processors.rules.model_base import RULE_ID, StrictModel
 from processors.rules.rule_types import BehaviorConfig
@@ -95,6 +96,8 @@ class Autoscaler(StrictModel):
         description="Overrides of its rule (default action: scale with target, replicas, from).",
     )
     enabled: bool = Field(True, description="false: checked but not run.")
+
+    _number = field_validator("value", mode="before")(number_as_expression)
 
     @model_validator(mode="after")
     def _bounds(self) -> Autoscaler:

@@ -41,6 +41,14 @@ class AlertOverride(StrictModel):
     enabled: bool = True
 
 
+def number_as_expression(cls: type, value: Any) -> Any:
+    """A before-validator: a number written where an expression goes (``events: 1``) is
+    the expression of that number, kept exactly."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return repr(value)
+    return value
+
+
 def alert_fields(
     override: AlertOverride,
     *,

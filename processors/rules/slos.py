@@ -42,6 +42,7 @@ from processors.rules.generated import (
     GeneratedRule,
     Section,
     alert_fields,
+    number_as_expression,
 )
 from processors.rules.model_base import RULE_ID, StrictModel
 
@@ -79,12 +80,7 @@ class SliConfig(StrictModel):
         "(delta counts), 1 for any other record; write 1 for a latency SLI on samples.",
     )
 
-    @field_validator("events", mode="before")
-    @classmethod
-    def _a_number_is_an_expression(cls, value: Any) -> Any:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return repr(value)
-        return value
+    _number = field_validator("events", mode="before")(number_as_expression)
 
     @property
     def events_expression(self) -> str:
