@@ -14,10 +14,12 @@ partition's clock less the grace passes an interval's end, its values go out as 
 
 **Per signals partition** (:class:`CanaryAnalyses`): a deploy ``started`` opens the
 analysis of its entity (:class:`~processors.firehose.canary.CanaryAnalysis`) from the
-first interval boundary after its time plus ``warmup``, replacing one still running;
-``failed`` or ``rolled_back`` ends it without a verdict. Once the partition's clock is
-:data:`~processors.firehose.repartition.MERGE_WAIT_MS` past an interval's end plus the
-grace, the interval's parts (one per origin, the fuller of two) are judged; a verdict
+first interval boundary after its time plus ``warmup``, replacing that entity's one
+still running; ``failed`` or ``rolled_back`` ends that entity's without a verdict. Once
+the partition's clock is :data:`~processors.firehose.repartition.MERGE_WAIT_MS` past an
+interval's end plus the grace, the interval's parts (one per origin, the fuller of two)
+are judged by every analysis running (they are kept a while longer for a deploy whose
+event comes late: :func:`keep_ms`); a verdict
 is a ``kind="match"`` signal of the analysis's ``_rollback`` or ``_promote`` rule
 (``record``: ``target``, ``version``, ``previous_version``, ``strategy``, ``command``,
 ``reason``, ``failed_intervals``, ``judged_intervals``). The analyses live in memory
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from processors.firehose.canary import (
@@ -80,7 +83,7 @@ class CanarySamples:
         for plan, check in self.checks:
             if not check.match(record):
                 continue
-            side = _side(plan, plan.track(record))
+            side = _side(plan, check.track(record))
             value = _number(check.value(record))
             if side is None or value is None:
                 continue
@@ -133,14 +136,22 @@ class CanarySamples:
         )
 
 
+@dataclass(slots=True)
+class _Run:
+    analysis: CanaryAnalysis
+    deploy: dict[str, Any]
+    fed_until_ms: int  # the first interval start not fed to it yet
+
+
 class CanaryAnalyses:
-    """Every canary analysis of one partition of the signals topic."""
+    """Every canary analysis of one partition of the signals topic: one per analysed
+    entity (a deploy of each), fed the samples of the analysis's checks."""
 
     def __init__(self, plans: tuple[CanaryPlan, ...]) -> None:
         self.plans = {plan.canary_id: plan for plan in plans}
         self.parts: dict[str, Parts[Samples]] = {p: Parts(_size) for p in self.plans}
-        self.running: dict[str, tuple[CanaryAnalysis, dict[str, Any]]] = {}
-        self.judged: dict[str, list[IntervalResult]] = {}  # the running one's, for explain
+        self.running: dict[str, dict[str, _Run]] = {p: {} for p in self.plans}
+        self.judged: dict[str, list[IntervalResult]] = {}  # the intervals judged, by canary
 
     def __bool__(self) -> bool:
         return bool(self.plans)
@@ -164,25 +175,30 @@ class CanaryAnalyses:
         return True
 
     def close(self, clock_ms: int) -> list[Signal]:
+        """Feed each running analysis the intervals the clock has passed (less the grace
+        and the wait for other partitions' parts), judge them, and send the verdicts.
+        Intervals are kept :func:`keep_ms` after that, for a deploy whose event comes
+        late (its partition behind the samples')."""
         out: list[Signal] = []
         for canary_id, plan in self.plans.items():
-            until_ms = clock_ms - plan.config.grace_ms - MERGE_WAIT_MS
-            due = self.parts[canary_id].due(canary_id, until_ms, plan.config.interval_ms)
-            running = self.running.get(canary_id)
-            if running is None:
-                continue
-            analysis, deploy = running
-            for start_ms, parts in due:
-                for samples in parts:
-                    _feed(analysis, start_ms, samples)
-            for found in analysis.close_until(until_ms):
-                if isinstance(found, Verdict):
-                    del self.running[canary_id]
-                    signal = self._verdict(plan, deploy, found)
-                    if signal is not None:
-                        out.append(signal)
-                else:
-                    self.judged.setdefault(canary_id, []).append(found)
+            config = plan.config
+            until_ms = clock_ms - config.grace_ms - MERGE_WAIT_MS
+            parts = self.parts[canary_id]
+            for entity, run in list(self.running[canary_id].items()):
+                windows = parts.peek(canary_id, run.fed_until_ms, until_ms, config.interval_ms)
+                for start_ms, samples in windows:
+                    for each in samples:
+                        _feed(run.analysis, start_ms, each)
+                    run.fed_until_ms = start_ms + config.interval_ms
+                for found in run.analysis.close_until(until_ms):
+                    if isinstance(found, Verdict):
+                        del self.running[canary_id][entity]
+                        signal = self._verdict(plan, run.deploy, found)
+                        if signal is not None:
+                            out.append(signal)
+                    else:
+                        self.judged.setdefault(canary_id, []).append(found)
+            parts.drop_before(canary_id, until_ms - keep_ms(plan))
         return out
 
     def adopt(self, previous: CanaryAnalyses) -> None:
@@ -191,21 +207,20 @@ class CanaryAnalyses:
             if old is None or old.config != plan.config:
                 continue
             self.parts[canary_id] = previous.parts[canary_id]
-            if canary_id in previous.running:
-                self.running[canary_id] = previous.running[canary_id]
+            self.running[canary_id] = previous.running[canary_id]
 
     def _deploy(self, plan: CanaryPlan, deploy: dict[str, Any], ts_ms: int) -> None:
-        status = deploy.get("status")
+        status, entity = deploy.get("status"), group_text(deploy.get("entity"))
+        running = self.running[plan.canary_id]
         if status == "started" and deploy.get("strategy") in (None, "canary", "blue_green"):
             config = plan.config
             size = config.interval_ms
             begin = ts_ms + config.warmup_ms
             started = begin + (-begin % size)  # the next interval boundary
-            analysis = CanaryAnalysis(_core_config(plan), started)
-            self.running[plan.canary_id] = (analysis, deploy)
+            running[entity] = _Run(CanaryAnalysis(_core_config(plan), started), deploy, started)
             self.judged[plan.canary_id] = []
-        elif status in ("failed", "rolled_back") and plan.canary_id in self.running:
-            del self.running[plan.canary_id]
+        elif status in ("failed", "rolled_back"):
+            running.pop(entity, None)
 
     def _verdict(self, plan: CanaryPlan, deploy: dict[str, Any], verdict: Verdict) -> Signal | None:
         rule_id = dict(plan.rule_ids).get(verdict.outcome)
@@ -235,6 +250,12 @@ class CanaryAnalyses:
                 "judged_intervals": verdict.judged_intervals,
             },
         )
+
+
+def keep_ms(plan: CanaryPlan) -> int:
+    """How long after their time intervals' samples wait for a deploy event that comes
+    late: its warmup and ten intervals (at least ten minutes)."""
+    return plan.config.warmup_ms + max(10 * plan.config.interval_ms, 600_000)
 
 
 def _core_config(plan: CanaryPlan) -> CanaryConfig:

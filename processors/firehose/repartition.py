@@ -54,5 +54,23 @@ class Parts(Generic[P]):
             del self.pending[key]
         return out
 
-    def adopt(self, previous: Parts[P]) -> None:
-        self.pending = previous.pending
+    def peek(
+        self, key: str, from_ms: int, until_ms: int, window_ms: int
+    ) -> list[tuple[int, list[P]]]:
+        """The windows of ``key`` from ``from_ms`` on that end at or before ``until_ms``,
+        in order, each with its parts; left in place (:meth:`drop_before` takes them)."""
+        windows = self.pending.get(key) or {}
+        return [
+            (start, list(windows[start].values()))
+            for start in sorted(s for s in windows if s >= from_ms and s + window_ms <= until_ms)
+        ]
+
+    def drop_before(self, key: str, start_ms: int) -> None:
+        """Forget the windows of ``key`` that start before ``start_ms``."""
+        windows = self.pending.get(key)
+        if not windows:
+            return
+        for start in [s for s in windows if s < start_ms]:
+            del windows[start]
+        if not windows:
+            del self.pending[key]

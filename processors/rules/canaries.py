@@ -48,7 +48,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from processors.records import Severity
 from processors.rules.actions import ActionConfig
@@ -100,6 +100,15 @@ class Canary(StrictModel):
     promote: AlertOverride = Field(default_factory=AlertOverride)
     enabled: bool = Field(True, description="false: checked but not run.")
 
+    @field_validator("checks")
+    @classmethod
+    def _unique_names(cls, checks: list[CanaryCheckConfig]) -> list[CanaryCheckConfig]:
+        names = [check.name for check in checks]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"check names must be unique: {', '.join(repeated)} repeated")
+        return checks
+
 
 _ACTIONS = {
     "rollback": [
@@ -141,6 +150,9 @@ def canary_rules(entry: Canary, expanded: Expanded) -> list[GeneratedRule]:
                 "value": expanded.get(("checks", i, "value"))
                 or check.value
                 or ("value" if check.source == "metric" else "1"),
+                "track": expanded.get(("checks", i, "track"))
+                or check.track
+                or expanded.get(("track",), entry.track),
             }
         )
         for i, check in enumerate(entry.checks)
@@ -184,18 +196,22 @@ def canary_rules(entry: Canary, expanded: Expanded) -> list[GeneratedRule]:
 
 
 def _expressions(node: Mapping[str, Any]) -> tuple[Expression, ...]:
-    """The deploy events' ``match``; each check's ``match`` and ``value`` against its
-    own source's records; ``track`` against the first check's."""
+    """The deploy events' ``match``; each check's ``match``, ``value`` and track field
+    (its own, or the canary's ``track``) against its own source's records."""
     checks = node.get("checks")
-    checks = checks if isinstance(checks, list) else []
-    sources = [c.get("source", "metric") if isinstance(c, Mapping) else "metric" for c in checks]
     out = [Expression(("match",), "true", "match")]
-    for i, source in enumerate(sources):
+    track = node.get("track", "labels.track")
+    for i, check in enumerate(checks if isinstance(checks, list) else []):
+        if not isinstance(check, Mapping):
+            continue
+        source = str(check.get("source", "metric"))
         value = "value" if source == "metric" else "1"
         out.append(Expression(("checks", i, "match"), "true", f"checks[{i}].match", source))
         out.append(Expression(("checks", i, "value"), value, f"checks[{i}].value", source))
-    if sources:
-        out.append(Expression(("track",), "labels.track", "track", sources[0]))
+        if "track" in check:
+            out.append(Expression(("checks", i, "track"), "", f"checks[{i}].track", source))
+        elif isinstance(track, str):  # the canary's track must be a field of these records
+            out.append(Expression(("track",), "labels.track", "track", source))
     return tuple(out)
 
 

@@ -145,17 +145,17 @@ class CanaryCheckPlan:
     source: str
     match: Getter
     value: Getter
+    track: Getter
     config: CanaryCheckConfig
 
 
 @dataclass(frozen=True, slots=True)
 class CanaryPlan:
     """One canary analysis (its rules of ``type: canary``): the deploy events that open
-    it, the samples of its checks, the track field, and its verdicts' rules."""
+    it, the samples of its checks, and its verdicts' rules."""
 
     canary_id: str
     deploys: Getter
-    track: Getter
     config: CanaryRuleConfig
     checks: tuple[CanaryCheckPlan, ...]
     rule_ids: tuple[tuple[str, str], ...]  # (verdict, rule id) of the enabled ones
@@ -289,11 +289,15 @@ def _canary_plan(rules: Sequence[CompiledRule]) -> CanaryPlan:
     return CanaryPlan(
         canary_id=config.canary,
         deploys=first.match,
-        track=_getter(config.track),
         config=config,
         checks=tuple(
             CanaryCheckPlan(
-                check.name, check.source, _getter(check.match), _getter(check.value or "1"), check
+                check.name,
+                check.source,
+                _getter(check.match),
+                _getter(check.value or "1"),
+                _getter(check.track or config.track),
+                check,
             )
             for check in config.checks
         ),

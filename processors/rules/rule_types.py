@@ -298,6 +298,9 @@ class CanaryCheckConfig(StrictModel):
         description="Each sample's number (default: value for metrics, else 1); for "
         "error_ratio a condition, 1 when bad: 'status == \"fail\"'.",
     )
+    track: str | None = Field(
+        None, description="The field telling canary from baseline here (default: the canary's)."
+    )
     stat: Literal["mean", "error_ratio", "p50", "p90", "p95", "p99"] = "mean"
     direction: Literal["increase", "decrease", "either"] = Field(
         "increase", description="Which change is bad (default: an increase)."
