@@ -22,7 +22,10 @@ are judged by every analysis running (they are kept a while longer for a deploy 
 event comes late: :func:`keep_ms`); a verdict
 is a ``kind="match"`` signal of the analysis's ``_rollback`` or ``_promote`` rule
 (``record``: ``target``, ``version``, ``previous_version``, ``strategy``, ``command``,
-``reason``, ``failed_intervals``, ``judged_intervals``). The analyses live in memory
+``reason``, ``failed_intervals``, ``judged_intervals``, ``stage``, ``weight``). With
+``stages``, each stage but the last is a health gate: once its last interval is judged,
+every one of its intervals passed sends an ``advance`` match (``command: set_weight``,
+the next stage's ``weight``), one failed rolls back at once. The analyses live in memory
 (carried over a hot reload or a rewind): a restart in the middle of one forgets it.
 """
 
@@ -141,6 +144,8 @@ class _Run:
     analysis: CanaryAnalysis
     deploy: dict[str, Any]
     fed_until_ms: int  # the first interval start not fed to it yet
+    stage: int = 0  # with stages: the one whose intervals are being judged
+    stage_failed: bool = False  # one of its intervals failed: its gate will not open
 
 
 class CanaryAnalyses:
@@ -191,13 +196,16 @@ class CanaryAnalyses:
                         _feed(run.analysis, start_ms, each)
                     run.fed_until_ms = start_ms + config.interval_ms
                 for found in run.analysis.close_until(until_ms):
-                    if isinstance(found, Verdict):
+                    verdict = found if isinstance(found, Verdict) else None
+                    if isinstance(found, IntervalResult):
+                        self.judged.setdefault(canary_id, []).append(found)
+                        verdict = self._gate(plan, run, found, out)
+                    if verdict is not None:
                         del self.running[canary_id][entity]
-                        signal = self._verdict(plan, run.deploy, found)
+                        signal = self._verdict(plan, run.deploy, verdict)
                         if signal is not None:
                             out.append(signal)
-                    else:
-                        self.judged.setdefault(canary_id, []).append(found)
+                        break
             parts.drop_before(canary_id, until_ms - keep_ms(plan))
         return out
 
@@ -222,6 +230,41 @@ class CanaryAnalyses:
         elif status in ("failed", "rolled_back"):
             running.pop(entity, None)
 
+    def _gate(
+        self, plan: CanaryPlan, run: _Run, interval: IntervalResult, out: list[Signal]
+    ) -> Verdict | None:
+        """With stages: at the last interval of a stage but the last, its gate. Every
+        interval of the stage passed: the next stage's weight goes out (an ``advance``
+        match); one failed: a rollback verdict, at once."""
+        stages = plan.config.stages
+        if not stages:
+            return None
+        run.stage_failed = run.stage_failed or not interval.passed
+        ends = [sum(s.intervals for s in stages[: i + 1]) - 1 for i in range(len(stages))]
+        if run.stage >= len(stages) - 1 or interval.index != ends[run.stage]:
+            return None
+        judged = interval.index + 1
+        if run.stage_failed:
+            why = f"stage {run.stage + 1} at {stages[run.stage].weight}%: an interval failed"
+            return Verdict("rollback", interval.end_ms, 0, judged, why)
+        run.stage += 1
+        run.stage_failed = False
+        rule_id = dict(plan.rule_ids).get("advance")
+        if rule_id is not None:
+            out.append(
+                self._signal(
+                    rule_id,
+                    run.deploy,
+                    interval.end_ms,
+                    command="set_weight",
+                    reason=f"every interval of stage {run.stage} passed",
+                    judged_intervals=judged,
+                    stage=run.stage,
+                    weight=stages[run.stage].weight,
+                )
+            )
+        return None
+
     def _verdict(self, plan: CanaryPlan, deploy: dict[str, Any], verdict: Verdict) -> Signal | None:
         rule_id = dict(plan.rule_ids).get(verdict.outcome)
         if rule_id is None:
@@ -230,25 +273,38 @@ class CanaryAnalyses:
             command = "rollback"
         else:
             command = "switch" if deploy.get("strategy") == "blue_green" else "promote"
+        return self._signal(
+            rule_id,
+            deploy,
+            verdict.ts_ms,
+            command=command,
+            reason=verdict.why,
+            failed_intervals=verdict.failed_intervals,
+            judged_intervals=verdict.judged_intervals,
+        )
+
+    def _signal(self, rule_id: str, deploy: dict[str, Any], ts_ms: int, **computed: Any) -> Signal:
+        """A match of one of an analysis's rules: what its templates see."""
         entity = group_text(deploy.get("entity"))
+        record = {
+            "target": entity,
+            "version": deploy.get("version"),
+            "previous_version": deploy.get("previous_version"),
+            "strategy": deploy.get("strategy"),
+            "failed_intervals": None,
+            "stage": None,
+            "weight": None,
+            **computed,
+        }
         return Signal(
-            id=stable_id("canary", rule_id, entity, verdict.ts_ms),
+            id=stable_id("canary", rule_id, entity, ts_ms),
             kind="match",
             key=entity,
             source="event",
             rules=[rule_id],
             group={"entity": entity},
-            ts_ms=verdict.ts_ms,
-            record={
-                "target": entity,
-                "version": deploy.get("version"),
-                "previous_version": deploy.get("previous_version"),
-                "strategy": deploy.get("strategy"),
-                "command": command,
-                "reason": verdict.why,
-                "failed_intervals": verdict.failed_intervals,
-                "judged_intervals": verdict.judged_intervals,
-            },
+            ts_ms=ts_ms,
+            record=record,
         )
 
 

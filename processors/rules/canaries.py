@@ -48,7 +48,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from processors.records import Severity
 from processors.rules.actions import ActionConfig
@@ -62,9 +62,9 @@ from processors.rules.generated import (
     alert_fields,
 )
 from processors.rules.model_base import RULE_ID, StrictModel
-from processors.rules.rule_types import CanaryCheckConfig
+from processors.rules.rule_types import CanaryCheckConfig, CanaryStageConfig
 
-VERDICTS = ("rollback", "promote")
+VERDICTS = ("rollback", "promote")  # and "advance", with stages
 
 
 class Canary(StrictModel):
@@ -88,17 +88,48 @@ class Canary(StrictModel):
     interval_ms: PositiveDurationMs = Field(
         60_000, alias="interval", description="Each judged interval (default 1m)."
     )
-    intervals: int = Field(10, ge=1, le=1000, description="How many intervals it lasts.")
+    intervals: int | None = Field(
+        None,
+        ge=1,
+        le=1000,
+        description="How many intervals it lasts (default 10; with stages, theirs in all).",
+    )
     warmup_ms: DurationMs = Field(0, alias="warmup", description="Samples ignored first.")
     max_failures: int = Field(2, ge=1, description="Failed intervals (in all) that roll back.")
     min_samples: int = Field(10, ge=1, description="Per side per interval, else no data.")
     grace_ms: DurationMs = Field(10_000, alias="grace", description="Wait for late samples.")
     checks: list[CanaryCheckConfig] = Field(min_length=1, max_length=20)
+    stages: list[CanaryStageConfig] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Traffic steps, each gated on its intervals all passing (optional).",
+    )
     severity: Severity = "warning"
     labels: dict[str, str] = Field(default_factory=dict, description="On its actions.")
     rollback: AlertOverride = Field(default_factory=AlertOverride)
     promote: AlertOverride = Field(default_factory=AlertOverride)
+    advance: AlertOverride = Field(default_factory=AlertOverride)
     enabled: bool = Field(True, description="false: checked but not run.")
+
+    @model_validator(mode="after")
+    def _stages_fit(self) -> Canary:
+        if self.stages:
+            total = sum(stage.intervals for stage in self.stages)
+            if self.intervals is not None and self.intervals != total:
+                raise ValueError(
+                    f"intervals {self.intervals}, but the stages' add up to {total} "
+                    "(leave intervals out: the stages say it)"
+                )
+            weights = [stage.weight for stage in self.stages]
+            if weights != sorted(set(weights)):
+                raise ValueError("stages: each weight above the one before")
+        return self
+
+    @property
+    def total_intervals(self) -> int:
+        if self.stages:
+            return sum(stage.intervals for stage in self.stages)
+        return self.intervals if self.intervals is not None else 10
 
     @field_validator("checks")
     @classmethod
@@ -122,6 +153,12 @@ _ACTIONS = {
             },
         ),
     ],
+    "advance": [
+        ActionConfig(
+            type="heal",
+            params={"command": "set_weight", "target": "{{ target }}", "weight": "{{ weight }}"},
+        )
+    ],
     "promote": [
         ActionConfig(
             type="heal",
@@ -138,6 +175,8 @@ _SUMMARY = {
     "{{ previous_version }}",
     "promote": "canary {{ version }} of {{ target }} passed {{ judged_intervals }} intervals: "
     "{{ command }}",
+    "advance": "canary {{ version }} of {{ target }} passed stage {{ stage }}: "
+    "{{ weight }}% of the traffic next",
 }
 
 
@@ -158,7 +197,7 @@ def canary_rules(entry: Canary, expanded: Expanded) -> list[GeneratedRule]:
         for i, check in enumerate(entry.checks)
     ]
     rules = []
-    for verdict in VERDICTS:
+    for verdict in (*VERDICTS, "advance") if entry.stages else VERDICTS:
         fields: dict[str, Any] = {
             "id": f"{entry.id}_{verdict}",
             "description": f"{entry.description or entry.id}: the analysis says {verdict}",
@@ -173,12 +212,13 @@ def canary_rules(entry: Canary, expanded: Expanded) -> list[GeneratedRule]:
                 "canary_value": entry.canary,
                 "baseline_value": entry.baseline,
                 "interval": f"{entry.interval_ms}ms",
-                "intervals": entry.intervals,
+                "intervals": entry.total_intervals,
                 "max_failures": entry.max_failures,
                 "warmup": f"{entry.warmup_ms}ms",
                 "min_samples": entry.min_samples,
                 "grace": f"{entry.grace_ms}ms",
                 "checks": checks,
+                "stages": entry.stages,
             },
             "keep_firing_for": "0s",
             "tags": ["canary"],
@@ -222,6 +262,6 @@ SECTION = Section(
     lambda node: "event",
     _expressions,
     canary_rules,
-    lambda _: VERDICTS,
+    lambda node: (*VERDICTS, "advance") if node.get("stages") else VERDICTS,
     group_by=(),
 )

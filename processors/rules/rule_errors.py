@@ -43,6 +43,7 @@ from processors.rules.rule_types import (
     TYPE_SETTINGS,
     BehaviorConfig,
     CanaryCheckConfig,
+    CanaryStageConfig,
     ScalingPolicyConfig,
     ScalingRulesConfig,
     SequenceStep,
@@ -119,6 +120,8 @@ _KEYS_BY_CONTEXT = {
     "checks": model_keys(CanaryCheckConfig),
     "rollback": model_keys(AlertOverride),
     "promote": model_keys(AlertOverride),
+    "advance": model_keys(AlertOverride),
+    "stages": model_keys(CanaryStageConfig),
 }
 # Sections that compile into rules: how an entry's errors name it.
 _SECTION_KINDS: dict[str, Kind] = {

@@ -324,13 +324,21 @@ class CanaryCheckConfig(StrictModel):
         return self
 
 
+class CanaryStageConfig(StrictModel):
+    """A traffic step of a canary: ``weight`` percent to the canary for ``intervals``
+    intervals, every one of which must pass before the next step (a health gate)."""
+
+    weight: int = Field(ge=1, le=100, description="The canary's share of traffic, percent.")
+    intervals: int = Field(ge=1, le=1000, description="Intervals judged at this weight.")
+
+
 class CanaryRuleConfig(StrictModel):
     """``type: canary``: one of the two rules an entry of ``canaries:`` compiles into
     (never written by hand; :mod:`processors.rules.canaries`): its verdict, and the
     whole analysis (the same in both)."""
 
     canary: str
-    verdict: Literal["rollback", "promote"]
+    verdict: Literal["rollback", "promote", "advance"]
     track: str
     canary_value: str
     baseline_value: str
@@ -341,6 +349,7 @@ class CanaryRuleConfig(StrictModel):
     min_samples: int = Field(ge=1)
     grace_ms: DurationMs = _grace()
     checks: list[CanaryCheckConfig] = Field(min_length=1)
+    stages: list[CanaryStageConfig] = Field(default_factory=list)
 
 
 TYPE_SETTINGS: dict[str, type[StrictModel]] = {

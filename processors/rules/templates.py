@@ -275,14 +275,14 @@ MATCH_FIELDS: dict[str, tuple[bool, frozenset[str]]] = {
     "canary": (
         False,
         frozenset({"target", "version", "previous_version", "strategy", "command", "reason"})
-        | {"failed_intervals", "judged_intervals"},
+        | {"failed_intervals", "judged_intervals", "stage", "weight"},
     ),
     "slo": (False, SLO_VALUES | {"value", "slo", "objective"}),
 }
 _NUMERIC = frozenset(
     {*STATS, *SLO_VALUES, "value", "objective", "distinct", "known_terms", "previous_count"}
     | {"span_s", "running_s", "replicas", "current", "metric", "target_value", "proposed"}
-    | {"stabilized", "failed_intervals", "judged_intervals"}
+    | {"stabilized", "failed_intervals", "judged_intervals", "stage", "weight"}
 )
 # Beside a rule's fields, every template sees these; an escalation's also ``why``.
 ALWAYS = frozenset({"rule_id", "severity", "status", "why"})

@@ -403,6 +403,8 @@ def test_a_rollback_verdict_is_a_match_of_the_rollback_rule(tmp_path: Path) -> N
         "reason": "2 of 2 intervals failed, reaching max_failures 2",
         "failed_intervals": 2,
         "judged_intervals": 2,
+        "stage": None,  # no stages
+        "weight": None,
     }
     assert signal == Signal(
         id=stable_id("canary", ROLLBACK, "checkout", T0 + 2 * M),
@@ -452,6 +454,8 @@ def test_a_canary_with_fewer_failures_than_the_limit_is_promoted_after_the_last_
         "reason": "1 of 3 intervals failed, under max_failures 2",
         "failed_intervals": 1,
         "judged_intervals": 3,
+        "stage": None,
+        "weight": None,
     }
 
 

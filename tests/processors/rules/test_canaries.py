@@ -313,6 +313,7 @@ def test_a_canary_compiles_into_a_rollback_and_a_promote_rule(tmp_path: Path) ->
                 "nodata": "ignore",
             },
         ],
+        "stages": [],  # no traffic steps
     }
     assert canary_block(promote) == {**block, "verdict": "promote"}  # the same analysis
     assert len({item.version for item in result.rules}) == 2
@@ -355,6 +356,7 @@ def test_the_entrys_settings_are_in_its_canary_block_durations_in_ms(tmp_path: P
         "warmup_ms": 120_000,
         "min_samples": 50,
         "grace_ms": 15_000,
+        "stages": [],
     }
     [check] = block["checks"]
     assert {k: check[k] for k in ("direction", "min_difference", "mann_whitney")} == {
@@ -457,7 +459,10 @@ def test_the_shipped_canary_loads_into_its_rules() -> None:
     result = load_rules([shipped])
     assert result.ok, [str(e) for e in result.errors]
     by_id = {item.rule.id: item.rule for item in result.rules}
-    assert list(by_id) == IDS
+    search = ["search_canary_rollback", "search_canary_promote", "search_canary_advance"]
+    assert list(by_id) == IDS + search  # the advance rule only with stages
+    advance = by_id["search_canary_advance"].canary
+    assert advance is not None and [s.weight for s in advance.stages] == [10, 50, 100]
     rollback = by_id["checkout_canary_rollback"]
     assert rollback.labels == {"team": "shop"}
     block = canary_block(rollback)
