@@ -10,6 +10,12 @@ event time each host sends one metric batch and each instance one HTTP health ch
 and each instance writes a few logs. A scenario runs 12 minutes of event time, then a
 3-minute healthy tail so that downstream 1-minute windows close and alerts resolve.
 
+Backups of ``orders-db`` (records of ``ops.events``, only in the scenarios that list
+them) run on an hourly schedule, so a scenario's backup history may begin hours before
+``start_ms``: the records are sent at once, and their event time is what counts. Nothing
+comes at or after ``start_ms + DURATION_MS``, so a start :data:`DURATION_MS` ago keeps
+every record in the past.
+
 Each scenario lists its abnormal windows (:class:`Abnormal`): whole minutes counted
 from ``start_ms``, which are epoch-aligned 1-minute windows when ``start_ms`` is a whole
 minute. Outside them every window is healthy under the conditions of
@@ -30,7 +36,9 @@ MINUTE_MS = 60_000
 TICK_MS = 10_000  # background period: one batch per host, one check per instance
 RUN_MS = 12 * MINUTE_MS  # where scenario effects may happen
 TAIL_MS = 3 * MINUTE_MS  # healthy tail
-DURATION_MS = RUN_MS + TAIL_MS  # every record's ts is in [start_ms, start_ms + DURATION_MS)
+# Every record's ts is before start_ms + DURATION_MS, and at or after start_ms but for
+# backup histories (see above).
+DURATION_MS = RUN_MS + TAIL_MS
 
 CPU = "system.cpu.utilization"
 MEMORY = "system.memory.utilization"
@@ -55,8 +63,8 @@ class Emit:
     """One record to send: event time, topic role, Kafka key and JSON value."""
 
     at_ms: int  # event time; equals value["ts"]
-    role: str  # "metrics" | "logs" | "health": the ``topic_<role>`` setting
-    key: str  # host for metrics, service for logs and health
+    role: str  # "metrics" | "logs" | "health" | "events": the ``topic_<role>`` setting
+    key: str  # host for metrics, service for logs and health, entity for events
     value: dict[str, Any]
 
 
@@ -105,12 +113,50 @@ MetricShape = Callable[[int, random.Random], float | None]
 
 @dataclass(frozen=True, slots=True)
 class Outage:
-    """Every instance of ``service`` fails its health check in [from_ms, to_ms)."""
+    """Every instance of ``service`` fails its health check in [from_ms, to_ms); with
+    ``one_in`` n, only the last of each n checks an instance runs there."""
 
     service: str
     from_ms: int
     to_ms: int
     message: str = "connection refused"
+    one_in: int = 1
+
+    def fails(self, offset_ms: int) -> bool:
+        checks = (offset_ms - self.from_ms) // TICK_MS
+        return self.from_ms <= offset_ms < self.to_ms and checks % self.one_in == self.one_in - 1
+
+
+@dataclass(frozen=True, slots=True)
+class Backup:
+    """One backup of ``entity``, on ops.events: ``started`` at ``start_ms``, then
+    ``succeeded`` at ``end_ms`` with ``size_bytes``, or never finished (``end_ms``
+    None). Times are offsets from the scenario's start, negative for its history."""
+
+    entity: str
+    backup_id: str
+    start_ms: int
+    end_ms: int | None
+    size_bytes: int = 5_368_709_120  # 5 GiB
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """A canary release of ``entity``: its deploy event (ops.events) at ``deploy_ms``,
+    then one request a ``every_ms`` on each of the baseline and the canary host (an
+    ``http.server.request.duration`` sample labelled with its track and status class)
+    until ``end_ms``; one in ``fail_one_in`` of the canary's requests fails (5xx)."""
+
+    entity: str
+    version: str
+    previous_version: str
+    baseline_host: str
+    canary_host: str
+    deploy_ms: int
+    end_ms: int
+    every_ms: int = 3_000
+    fail_one_in: int = 3
+    rolled_back_ms: int | None = None  # the deploy tool reports the rollback done
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +181,8 @@ class Scenario:
     metrics: dict[tuple[str, str], MetricShape] = field(default_factory=dict)  # (host, name)
     outages: tuple[Outage, ...] = ()
     bursts: tuple[LogBurst, ...] = ()
+    backups: tuple[Backup, ...] = ()
+    releases: tuple[Release, ...] = ()
 
     @property
     def description(self) -> str:
@@ -236,6 +284,10 @@ class _Generator:
             self._service_logs(service)
         for burst in self.scenario.bursts:
             self._burst(burst)
+        for backup in self.scenario.backups:
+            self._backup(backup)
+        for release in self.scenario.releases:
+            self._release(release)
         self.out.sort(key=lambda e: e.at_ms)
         return self.out
 
@@ -295,7 +347,7 @@ class _Generator:
                 "host": host.name,
             }
             for outage in outages:
-                if outage.from_ms <= offset_ms < outage.to_ms:
+                if outage.fails(offset_ms):
                     check.update(status="fail", latency_ms=None, message=outage.message)
             self._emit(offset_ms, "health", host.service, check)
 
@@ -353,6 +405,39 @@ class _Generator:
                 order_id = rng.randint(10_000, 99_999)
                 self._log(offset_ms, host, burst.severity_text, burst.body, order_id=order_id)
 
+    def _backup(self, backup: Backup) -> None:
+        event = {"type": "backup", "entity": backup.entity, "backup_id": backup.backup_id}
+        self._emit(backup.start_ms, "events", backup.entity, {**event, "status": "started"})
+        if backup.end_ms is not None:
+            done = {**event, "status": "succeeded", "size_bytes": backup.size_bytes}
+            self._emit(backup.end_ms, "events", backup.entity, done)
+
+    def _release(self, release: Release) -> None:
+        deploy = {
+            "type": "deploy",
+            "entity": release.entity,
+            "status": "started",
+            "version": release.version,
+            "previous_version": release.previous_version,
+            "strategy": "canary",
+        }
+        self._emit(release.deploy_ms, "events", release.entity, deploy)
+        if release.rolled_back_ms is not None:
+            done = {**deploy, "status": "rolled_back"}
+            self._emit(release.rolled_back_ms, "events", release.entity, done)
+        rng = self._rng(f"release:{release.entity}")
+        sides = (("baseline", release.baseline_host), ("canary", release.canary_host))
+        for n, offset_ms in enumerate(range(release.deploy_ms, release.end_ms, release.every_ms)):
+            for track, host in sides:
+                failed = track == "canary" and n % release.fail_one_in == 0
+                sample = {
+                    "name": "http.server.request.duration",
+                    "value": round(rng.uniform(0.08, 0.12), 4),
+                    "labels": {"track": track, "status_class": "5xx" if failed else "2xx"},
+                }
+                record = {"host": host, "service": release.entity, "samples": [sample]}
+                self._emit(offset_ms, "metrics", host, record)
+
 
 def _cpu_saturated(offset_ms: int, rng: random.Random) -> float | None:
     return rng.uniform(0.95, 0.99) if _m(2) <= offset_ms < _m(9) else None
@@ -368,6 +453,14 @@ def _memory_leaking(offset_ms: int, rng: random.Random) -> float | None:
     return rng.uniform(0.48, 0.52)  # restarted
 
 
+def _cpu_climbing(offset_ms: int, rng: random.Random) -> float | None:
+    if _m(2) <= offset_ms < _m(5):  # 0.5 → 0.9; the minute-4 window's mean is about 0.83
+        return _ramp(offset_ms, _m(2), _m(5), 0.5, 0.9) + rng.uniform(-0.02, 0.02)
+    if _m(5) <= offset_ms < _m(8):
+        return rng.uniform(0.92, 0.97)
+    return None
+
+
 def _disk_filling(offset_ms: int, rng: random.Random) -> float | None:
     if offset_ms < _m(1):
         return None
@@ -377,6 +470,16 @@ def _disk_filling(offset_ms: int, rng: random.Random) -> float | None:
         return rng.uniform(0.97, 0.99)
     return rng.uniform(0.549, 0.551)  # cleaned up
 
+
+# orders-db is backed up every hour, in 12 minutes: the last success is 68 minutes
+# before the start, so the next is due (every 1h + grace 10m) by minute 2.
+_MISSED_BACKUPS = (
+    Backup("orders-db", "b1", _m(-200), _m(-188)),
+    Backup("orders-db", "b2", _m(-140), _m(-128), size_bytes=314_572),  # 0.3 MiB
+    Backup("orders-db", "b3", _m(-80), _m(-68)),
+    Backup("orders-db", "b4", _m(-20), None),  # hangs
+    Backup("orders-db", "b5", _m(4), _m(14)),  # run again by the heal
+)
 
 _SCENARIO_LIST = (
     Scenario(
@@ -419,6 +522,47 @@ _SCENARIO_LIST = (
         "no latency) from minute 3 to minute 8, then pass again.",
         abnormal=(Abnormal("health", "checkout", 3, 8),),
         outages=(Outage("checkout", _m(3), _m(8)),),
+    ),
+    Scenario(
+        "slo-burn",
+        "One in six http checks of each checkout instance (web-1, web-2) fails ('HTTP 503', "
+        "no latency) from minute 3 to minute 9: never all of them, so service_down stays "
+        "quiet, but checkout_availability's budget burns: its ticket, its page and the "
+        "deploy freeze fire.",
+        abnormal=(Abnormal("health", "checkout", 3, 9),),
+        outages=(Outage("checkout", _m(3), _m(9), message="HTTP 503", one_in=6),),
+    ),
+    Scenario(
+        "scale-up",
+        "web-1 and web-2 cpu rise linearly from 0.5 at minute 2 to 0.9 at minute 5, stay at "
+        "0.92–0.97 until minute 8, else background: checkout_autoscale asks for 3 "
+        "replicas of checkout, then 4; host_cpu_saturated stays quiet (it needs 5 "
+        "saturated minutes).",
+        abnormal=(Abnormal("cpu", "web-1", 5, 8), Abnormal("cpu", "web-2", 5, 8)),
+        metrics={("web-1", CPU): _cpu_climbing, ("web-2", CPU): _cpu_climbing},
+    ),
+    Scenario(
+        "missed-backup",
+        "orders-db is backed up (ops.events) every hour from 200 minutes before the start, "
+        "in 12 minutes: the second backup is only 0.3 MiB (orders_backup_too_small at "
+        "once), the fourth, 20 minutes before the start, hangs, so none succeeds after 68 "
+        "minutes before the start: orders_backup_missed alerts and heals (run_backup) at "
+        "minute 2, orders_backup_stuck fires at minute 10; the backup run again from "
+        "minute 4 succeeds at minute 14.",
+        backups=_MISSED_BACKUPS,
+    ),
+    Scenario(
+        "bad-canary",
+        "checkout 2.4.0 is deployed as a canary at minute 1 (ops.events; previous version "
+        "2.3.1): web-1 serves the baseline and web-2 the canary, a request every 3s each, "
+        "and one in three of the canary's requests fails (5xx): checkout_canary fails the "
+        "minutes [1:00, 2:00) and [2:00, 3:00) and rolls back to 2.3.1 at minute 3; the "
+        "deploy tool reports the rollback done at minute 6.",
+        releases=(
+            Release(
+                "checkout", "2.4.0", "2.3.1", "web-1", "web-2", _m(1), _m(6), rolled_back_ms=_m(6)
+            ),
+        ),
     ),
 )
 

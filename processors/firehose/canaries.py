@@ -157,6 +157,8 @@ class CanaryAnalyses:
         self.parts: dict[str, Parts[Samples]] = {p: Parts(_size) for p in self.plans}
         self.running: dict[str, dict[str, _Run]] = {p: {} for p in self.plans}
         self.judged: dict[str, list[IntervalResult]] = {}  # the intervals judged, by canary
+        # deploy events waiting for the clock to reach them, by canary: (time, deploy)
+        self.deploys: dict[str, list[tuple[int, dict[str, Any]]]] = {p: [] for p in self.plans}
 
     def __bool__(self) -> bool:
         return bool(self.plans)
@@ -172,7 +174,7 @@ class CanaryAnalyses:
             return True  # an analysis removed since
         deploy = record.get("deploy")
         if isinstance(deploy, dict):
-            self._deploy(plan, deploy, int(part.get("ts_ms") or 0))
+            self.deploys[canary_id].append((int(part.get("ts_ms") or 0), deploy))
             return True
         samples, start_ms = record.get("samples"), part.get("window_start_ms")
         if isinstance(samples, dict) and isinstance(start_ms, int):
@@ -182,32 +184,43 @@ class CanaryAnalyses:
     def close(self, clock_ms: int) -> list[Signal]:
         """Feed each running analysis the intervals the clock has passed (less the grace
         and the wait for other partitions' parts), judge them, and send the verdicts.
-        Intervals are kept :func:`keep_ms` after that, for a deploy whose event comes
-        late (its partition behind the samples')."""
+        Deploy events take effect in time order among them: a deploy rolled back at 6m
+        ends its analysis after the intervals up to 6m were judged, however early its
+        event arrived. Intervals are kept :func:`keep_ms` after that, for a deploy whose
+        event comes late (its partition behind the samples')."""
         out: list[Signal] = []
         for canary_id, plan in self.plans.items():
-            config = plan.config
-            until_ms = clock_ms - config.grace_ms - MERGE_WAIT_MS
-            parts = self.parts[canary_id]
-            for entity, run in list(self.running[canary_id].items()):
-                windows = parts.peek(canary_id, run.fed_until_ms, until_ms, config.interval_ms)
-                for start_ms, samples in windows:
-                    for each in samples:
-                        _feed(run.analysis, start_ms, each)
-                    run.fed_until_ms = start_ms + config.interval_ms
-                for found in run.analysis.close_until(until_ms):
-                    verdict = found if isinstance(found, Verdict) else None
-                    if isinstance(found, IntervalResult):
-                        self.judged.setdefault(canary_id, []).append(found)
-                        verdict = self._gate(plan, run, found, out)
-                    if verdict is not None:
-                        del self.running[canary_id][entity]
-                        signal = self._verdict(plan, run.deploy, verdict)
-                        if signal is not None:
-                            out.append(signal)
-                        break
-            parts.drop_before(canary_id, until_ms - keep_ms(plan))
+            until_ms = clock_ms - plan.config.grace_ms - MERGE_WAIT_MS
+            waiting = sorted(self.deploys[canary_id], key=lambda d: d[0])
+            self.deploys[canary_id] = [d for d in waiting if d[0] > until_ms]
+            for ts_ms, deploy in (d for d in waiting if d[0] <= until_ms):
+                self._advance(plan, ts_ms, out)
+                self._deploy(plan, deploy, ts_ms)
+            self._advance(plan, until_ms, out)
+            self.parts[canary_id].drop_before(canary_id, until_ms - keep_ms(plan))
         return out
+
+    def _advance(self, plan: CanaryPlan, until_ms: int, out: list[Signal]) -> None:
+        """Judge every running analysis of ``plan`` up to ``until_ms``."""
+        canary_id, config = plan.canary_id, plan.config
+        parts = self.parts[canary_id]
+        for entity, run in list(self.running[canary_id].items()):
+            windows = parts.peek(canary_id, run.fed_until_ms, until_ms, config.interval_ms)
+            for start_ms, samples in windows:
+                for each in samples:
+                    _feed(run.analysis, start_ms, each)
+                run.fed_until_ms = start_ms + config.interval_ms
+            for found in run.analysis.close_until(until_ms):
+                verdict = found if isinstance(found, Verdict) else None
+                if isinstance(found, IntervalResult):
+                    self.judged.setdefault(canary_id, []).append(found)
+                    verdict = self._gate(plan, run, found, out)
+                if verdict is not None:
+                    del self.running[canary_id][entity]
+                    signal = self._verdict(plan, run.deploy, verdict)
+                    if signal is not None:
+                        out.append(signal)
+                    break
 
     def adopt(self, previous: CanaryAnalyses) -> None:
         for canary_id, plan in self.plans.items():
@@ -216,6 +229,7 @@ class CanaryAnalyses:
                 continue
             self.parts[canary_id] = previous.parts[canary_id]
             self.running[canary_id] = previous.running[canary_id]
+            self.deploys[canary_id] = previous.deploys[canary_id]
 
     def _deploy(self, plan: CanaryPlan, deploy: dict[str, Any], ts_ms: int) -> None:
         status, entity = deploy.get("status"), group_text(deploy.get("entity"))

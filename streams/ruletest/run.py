@@ -123,6 +123,9 @@ def run_case(case: Case, rulebook: CompiledRulebook) -> CaseResult:
     checked = [a for a in run.actions if offset_ms(a) <= last_eval_ms]
     in_signals = {rule_id for signal in run.signals for rule_id in signal.rules}
     fed = {SOURCES[role] for role, _ in case.records if role in SOURCES}
+    if run.signals:
+        fed.add("signal")  # rules on signals saw the signals the case made
+
     evaluated = {
         rule_id
         for rule_id, rule in rulebook.rules.items()

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from processors.records import HealthCheck, LogRecord, MetricBatch
+from processors.records import HealthCheck, LogRecord, MetricBatch, OpsEvent
 from streams.scenarios import (
     DURATION_MS,
     MINUTE_MS,
@@ -25,6 +25,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "metrics": MetricBatch,
     "logs": LogRecord,
     "health": HealthCheck,
+    "events": OpsEvent,  # backups, in the scenarios that list them
 }
 
 
@@ -66,13 +67,15 @@ def test_same_arguments_give_the_same_records(name: str) -> None:
 def test_every_record_validates_and_is_keyed_and_timed(name: str) -> None:
     emits = generate(name, start_ms=START_MS)
     assert [e.at_ms for e in emits] == sorted(e.at_ms for e in emits)
-    assert emits[0].at_ms >= START_MS and emits[-1].at_ms < START_MS + DURATION_MS
-    assert {e.role for e in emits} == set(MODELS)
+    assert emits[-1].at_ms < START_MS + DURATION_MS
+    assert all(e.at_ms >= START_MS for e in emits if e.role != "events")  # backup histories
+    assert {"metrics", "logs", "health"} <= {e.role for e in emits} <= set(MODELS)
     for emit in emits:
         record: Any = MODELS[emit.role].model_validate(emit.value)
         assert record.ts_ms == emit.at_ms == emit.value["ts"]
         assert isinstance(emit.value["ts"], int)
-        expected_key = record.host if emit.role == "metrics" else record.service
+        keys = {"metrics": "host", "events": "entity"}
+        expected_key = getattr(record, keys.get(emit.role, "service"))
         assert emit.key == expected_key
 
 
@@ -129,7 +132,10 @@ def test_background_every_10_seconds_per_host_and_instance() -> None:
 
 @pytest.mark.parametrize("name", [n for n in NAMES if n != "healthy"])
 def test_outside_its_entity_a_scenario_is_the_healthy_background(name: str) -> None:
-    entities = {a.entity for a in SCENARIOS[name].abnormal}
+    scenario_def = SCENARIOS[name]
+    entities = {a.entity for a in scenario_def.abnormal} | {b.entity for b in scenario_def.backups}
+    for release in scenario_def.releases:  # its deploy, and its hosts' request samples
+        entities |= {release.entity, release.baseline_host, release.canary_host}
     healthy = generate("healthy", start_ms=START_MS)
     scenario = generate(name, start_ms=START_MS)
     assert [e for e in scenario if e.key not in entities] == [
