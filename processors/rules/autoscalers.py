@@ -50,21 +50,17 @@ from processors.rules.generated import (
     GeneratedRule,
     Section,
     alert_fields,
+    entry_id,
     number_as_expression,
 )
-from processors.rules.model_base import RULE_ID, StrictModel
+from processors.rules.model_base import StrictModel
 from processors.rules.rule_types import BehaviorConfig
 
 
 class Autoscaler(StrictModel):
     """Keep a metric of a target at ``target_value`` per replica by scaling it."""
 
-    id: str = Field(
-        pattern=RULE_ID,
-        max_length=128,
-        description="Stable snake_case id: the id of its rule and of its scale actions.",
-        json_schema_extra={"patternErrorMessage": "snake_case: a-z, 0-9 and _"},
-    )
+    id: str = entry_id("the id of its rule and of its scale actions", 128)
     description: str = ""
     target: str = Field(min_length=1, description="What to scale: the actions' params.target.")
     source: Source = "metric"

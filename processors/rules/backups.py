@@ -45,8 +45,9 @@ from processors.rules.generated import (
     GeneratedRule,
     Section,
     alert_fields,
+    entry_id,
 )
-from processors.rules.model_base import RULE_ID, StrictModel
+from processors.rules.model_base import StrictModel
 
 _ANNOTATIONS = {
     "failed": "{{ type | replace('_', ' ') }} of {{ entity }} failed"
@@ -61,12 +62,7 @@ _ANNOTATIONS = {
 class Backup(StrictModel):
     """What a good backup of one or more entities looks like, on ``ops.events``."""
 
-    id: str = Field(
-        pattern=RULE_ID,
-        max_length=110,
-        description="Stable snake_case id; its rules are <id>_failed, <id>_missed, …",
-        json_schema_extra={"patternErrorMessage": "snake_case: a-z, 0-9 and _"},
-    )
+    id: str = entry_id("its rules are <id>_failed, <id>_missed and the others", 110)
     description: str = ""
     match: str = Field(
         "true", description="Which backups, e.g. 'entity == \"orders-db\"' (default: all)."

@@ -60,8 +60,9 @@ from processors.rules.generated import (
     GeneratedRule,
     Section,
     alert_fields,
+    entry_id,
 )
-from processors.rules.model_base import RULE_ID, StrictModel
+from processors.rules.model_base import StrictModel
 from processors.rules.rule_types import CanaryCheckConfig, CanaryStageConfig
 
 VERDICTS = ("rollback", "promote")  # and "advance", with stages
@@ -70,12 +71,7 @@ VERDICTS = ("rollback", "promote")  # and "advance", with stages
 class Canary(StrictModel):
     """How a deployment's canary is judged against its baseline."""
 
-    id: str = Field(
-        pattern=RULE_ID,
-        max_length=110,
-        description="Stable snake_case id; its rules are <id>_rollback and <id>_promote.",
-        json_schema_extra={"patternErrorMessage": "snake_case: a-z, 0-9 and _"},
-    )
+    id: str = entry_id("its rules are <id>_rollback, <id>_promote and <id>_advance", 110)
     description: str = ""
     match: str = Field(
         "true", description="Which deploy events it analyses, e.g. 'entity == \"checkout\"'."

@@ -21,7 +21,7 @@ from pydantic import Field
 
 from processors.records import Severity
 from processors.rules.actions import ActionConfig
-from processors.rules.model_base import StrictModel
+from processors.rules.model_base import RULE_ID, StrictModel
 
 SectionKind = Literal["slo", "backup", "autoscaler", "canary"]
 Expanded = Mapping[tuple[str | int, ...], str]  # an entry's expressions as run, by path
@@ -39,6 +39,17 @@ class AlertOverride(StrictModel):
         None, min_length=1, description="Default: the entry's (an alert)."
     )
     enabled: bool = True
+
+
+def entry_id(rules: str, max_length: int = 110) -> Any:
+    """The ``id`` field of a section's entry; ``rules`` names the rules it compiles into
+    (their ids must fit the 128 characters of a rule id)."""
+    return Field(
+        pattern=RULE_ID,
+        max_length=max_length,
+        description=f"Stable snake_case id; {rules}.",
+        json_schema_extra={"patternErrorMessage": "snake_case: a-z, 0-9 and _"},
+    )
 
 
 def number_as_expression(cls: type, value: Any) -> Any:

@@ -297,14 +297,7 @@ def _check_entry(
     expanded: dict[tuple[str | int, ...], str] = {}
     for expression in section.expressions(node):
         *parents, last = expression.path
-        parent: Any = node
-        for part in parents:
-            if isinstance(parent, CommentedMap):
-                parent = parent.get(part)
-            elif isinstance(parent, CommentedSeq) and isinstance(part, int) and part < len(parent):
-                parent = parent[part]
-            else:
-                parent = None
+        parent = _at(node, parents)
         if not isinstance(parent, CommentedMap):
             continue  # misshapen: reported by validation
         written = parent.get(last)
@@ -339,14 +332,7 @@ def _template_errors(
     sample = sample_context(rule)
     for path, text in rule_templates(rule):
         *parents, last = path
-        parent: Any = node
-        for part in parents:
-            if isinstance(parent, CommentedMap):
-                parent = parent.get(part)
-            elif isinstance(parent, CommentedSeq) and isinstance(part, int) and part < len(parent):
-                parent = parent[part]
-            else:
-                parent = None
+        parent = _at(node, parents)
         pos = value_pos(parent, last) if parent is not None else node_pos(fallback)
         label = ".".join(str(p) for p in path)
         for problem in template_errors(text, sample, known):
@@ -359,6 +345,19 @@ def _template_errors(
             message = f"{label}: {problem}{hint}"
             errors.append(source.error(pos, owner or rule.id, message, kind))
     return errors
+
+
+def _at(node: Any, path: Sequence[str | int]) -> Any:
+    """The YAML node at ``path`` under ``node`` (keys of mappings, indexes of lists), or
+    None where the path leaves the tree."""
+    for part in path:
+        if isinstance(node, CommentedMap):
+            node = node.get(part)
+        elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        else:
+            return None
+    return node
 
 
 def _rule_id(node: Any) -> str | None:

@@ -42,9 +42,10 @@ from processors.rules.generated import (
     GeneratedRule,
     Section,
     alert_fields,
+    entry_id,
     number_as_expression,
 )
-from processors.rules.model_base import RULE_ID, StrictModel
+from processors.rules.model_base import StrictModel
 
 # The workbook's alert windows, in minutes, and its burn-rate thresholds (table 5-8).
 WINDOWS_MIN = {"5m": 5, "30m": 30, "1h": 60, "2h": 120, "6h": 360, "1d": 1440, "3d": 4320}
@@ -95,12 +96,7 @@ SloAlertConfig = AlertOverride  # page: and ticket:
 class Slo(StrictModel):
     """A service level objective: ``objective`` of the SLI's events good over ``window``."""
 
-    id: str = Field(
-        pattern=RULE_ID,
-        max_length=120,
-        description="Stable snake_case id; its rules are <id>_page and <id>_ticket.",
-        json_schema_extra={"patternErrorMessage": "snake_case: a-z, 0-9 and _"},
-    )
+    id: str = entry_id("its rules are <id>_page and <id>_ticket", 120)
     description: str = ""
     objective: float = Field(gt=0, lt=1, description="The target ratio of good events (0.99).")
     window_ms: PositiveDurationMs = Field(
