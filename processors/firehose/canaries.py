@@ -47,7 +47,7 @@ from processors.firehose.canary import (
 from processors.firehose.repartition import MERGE_WAIT_MS, Parts
 from processors.ids import stable_id
 from processors.records import Signal
-from processors.rules.compiler import CanaryPlan, group_text
+from processors.rules.compiler import CanaryCheckPlan, CanaryPlan, group_text
 
 Record = Mapping[str, Any]
 Samples = dict[str, dict[str, list[float]]]  # check -> side -> values
@@ -59,11 +59,17 @@ DEPLOY_FIELDS = ("entity", "status", "version", "previous_version", "strategy")
 class CanarySamples:
     """The deploys and samples one input partition contributes to canary analyses."""
 
-    def __init__(self, deploys: tuple[CanaryPlan, ...], checks: tuple[Any, ...], origin: str):
+    def __init__(
+        self,
+        deploys: tuple[CanaryPlan, ...],
+        checks: tuple[tuple[CanaryPlan, CanaryCheckPlan], ...],
+        source: str,
+        origin: str,
+    ) -> None:
         self.deploys = deploys
-        self.checks = checks  # (CanaryPlan, CanaryCheckPlan)
+        self.checks = checks
+        self.source = source
         self.origin = origin
-        self.source = "event" if deploys else (checks[0][1].source if checks else "")
         self.windows: dict[str, dict[int, Samples]] = {}
         self.sent_until: dict[str, int] = {}
         self.late = 0

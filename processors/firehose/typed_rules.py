@@ -135,7 +135,7 @@ class TypedRules:
         self.slo_merge = SloMerge(plan.slo_merges)
         self.replicas = ReplicaWindows(plan.autoscalers, source, origin)
         self.scaling = ScaleDecisions(plan.autoscale_merges)
-        self.canary_samples = CanarySamples(plan.canary_deploys, plan.canary_checks, origin)
+        self.canary_samples = CanarySamples(plan.canary_deploys, plan.canary_checks, source, origin)
         self.canaries = CanaryAnalyses(plan.canary_merges)
         horizons = [horizon_ms(core) for _, core in self.cores]
         horizons += [j.timeframe_ms + j.grace_ms for _, j in self.joins.values()]

@@ -75,9 +75,9 @@ class TwoStages:
     def __init__(self, rulebook: CompiledRulebook) -> None:
         events, metrics = rulebook.sources["event"], rulebook.sources["metric"]
         self.inputs = {
-            "e/0": CanarySamples(events.canary_deploys, events.canary_checks, "e/0"),
-            "m/0": CanarySamples(metrics.canary_deploys, metrics.canary_checks, "m/0"),
-            "m/1": CanarySamples(metrics.canary_deploys, metrics.canary_checks, "m/1"),
+            "e/0": CanarySamples(events.canary_deploys, events.canary_checks, "event", "e/0"),
+            "m/0": CanarySamples(metrics.canary_deploys, metrics.canary_checks, "metric", "m/0"),
+            "m/1": CanarySamples(metrics.canary_deploys, metrics.canary_checks, "metric", "m/1"),
         }
         self.analyses = CanaryAnalyses(rulebook.sources["signal"].canary_merges)
 
@@ -261,7 +261,7 @@ canaries:
 """
     rulebook = rulebook_from_yaml(tmp_path, text)
     log = rulebook.sources["log"]
-    logs = CanarySamples(log.canary_deploys, log.canary_checks, "l/0")
+    logs = CanarySamples(log.canary_deploys, log.canary_checks, "log", "l/0")
     for second, failed in ((1, True), (2, False), (3, True), (4, 1)):
         record = {"service": "checkout", "attributes": {"track": "canary", "failed": failed}}
         assert logs.add(record, T0 + second * S, [])
@@ -561,7 +561,7 @@ def test_of_two_parts_of_one_origin_the_fuller_is_kept_whichever_comes_first(
         two.add(duration("baseline", 0.1), T0 + k * 6 * S, "m/0")
         two.add(duration("canary", 0.3), T0 + k * 6 * S, "m/1")
     metric = rulebook.sources["metric"]
-    rewound = CanarySamples(metric.canary_deploys, metric.canary_checks, "m/1")
+    rewound = CanarySamples(metric.canary_deploys, metric.canary_checks, "metric", "m/1")
     for k in range(4):  # m/1 read again from its 7th record: 4 of its 10 samples
         rewound.add(duration("canary", 0.3), T0 + (6 + k) * 6 * S, [])
     [replay] = rewound.close(end_of(0))
