@@ -57,7 +57,7 @@ def test_kill_9_during_200_deliveries_loses_none_and_repeats_only_what_was_in_fl
     run(send_actions(settings, [make_action(id=i, fingerprint=f"f-{i}") for i in ids]))
     log = tmp_path / "act.log"
 
-    in_flight: set[str] = set()  # reached the server, not recorded, at some kill
+    in_flight: Counter[str] = Counter()  # at how many kills each reached the server, unrecorded
     kill_points = sorted(rng.sample(range(10, ACTIONS - 10), KILLS))
     for n, point in enumerate(kill_points):
         process = start_command(settings, "act", "--receivers", str(receivers), log=log)
@@ -67,7 +67,7 @@ def test_kill_9_during_200_deliveries_loses_none_and_repeats_only_what_was_in_fl
         process.wait()
         received = {r["headers"]["Idempotency-Key"] for r in hook.at("/hook")}
         done = {key.removesuffix("/hook") for key in recorded(settings, deliveries_topic(settings))}
-        in_flight |= received - done
+        in_flight.update(received - done)
         print(
             f"kill {n + 1} after {len(hook.at('/hook'))} requests: {len(received - done)} in flight"
         )
@@ -89,5 +89,6 @@ def test_kill_9_during_200_deliveries_loses_none_and_repeats_only_what_was_in_fl
         f"{sum(repeated.values())} repeats, {len(in_flight)} in flight at the kills"
     )
     assert set(deliveries) == set(ids)  # none lost
-    assert set(repeated) <= in_flight  # only what was in flight
-    assert all(count == 1 for count in repeated.values())  # and once
+    assert set(repeated) <= set(in_flight)  # only what was in flight
+    # and once per kill it was in flight at (a repeat can be in flight at the next kill)
+    assert all(count <= in_flight[i] for i, count in repeated.items())
