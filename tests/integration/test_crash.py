@@ -1,9 +1,10 @@
 """kill -9 the worker mid-scenario, restart it: the actions (by id) are exactly those of
 an uninterrupted run — nothing missing, nothing extra; duplicates by id are counted.
 
-The shipped rules without rules/slos.yaml: an SLO's counts live in the worker's memory
-and start afresh after a restart (rules/README.md, "SLOs and error budgets"), so its
-signals and alerts after a crash are not those of an uninterrupted run."""
+The shipped rules without the operations policies whose state lives in the worker's
+memory and starts afresh after a restart (rules/slos.yaml, autoscalers.yaml,
+canaries.yaml; rules/README.md): their signals and actions after a crash are not those
+of an uninterrupted run."""
 
 from __future__ import annotations
 
@@ -38,11 +39,15 @@ from tests.kafka_io import run
 pytestmark = pytest.mark.integration
 
 
-def crash_settings(kafka_bootstrap: str, tmp_path: Path) -> Any:
-    """Isolated settings whose rules are the shipped ones but rules/slos.yaml."""
+# policies whose state a restart loses (docs/architecture.md, "Operations policies")
+IN_MEMORY = ("slos.yaml", "autoscalers.yaml", "canaries.yaml")
+
+
+def crash_settings(kafka_bootstrap: str, tmp_path: Path, **overrides: Any) -> Any:
+    """Isolated settings whose rules are the shipped ones but :data:`IN_MEMORY`."""
     rules = tmp_path / "rules"
-    shutil.copytree(REPO / "rules", rules, ignore=shutil.ignore_patterns("tests", "slos.yaml"))
-    return isolated_settings(kafka_bootstrap, rules_dir=rules)
+    shutil.copytree(REPO / "rules", rules, ignore=shutil.ignore_patterns("tests", *IN_MEMORY))
+    return isolated_settings(kafka_bootstrap, rules_dir=rules, **overrides)
 
 
 def offline_at(scenario: str, start_ms: int, rules: Path) -> OfflineRun:

@@ -1,6 +1,7 @@
 """A record that kills the worker outright (no exception to catch) is skipped after
 ``max_crashes_per_record`` crashes: the restarted worker dead-letters it and goes on,
-and the actions are those of a run without it."""
+and the actions are those of a run without it (the shipped rules but the policies
+whose state a restart loses: tests/integration/test_crash.py)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,9 @@ import pytest
 from streams.scenarios import DURATION_MS, generate
 from streams.topics import ensure_topics
 from streams.worker_process import start_worker
-from tests.conftest import isolated_settings
 from tests.integration.pipeline import M, aligned_start_ms, encode, send, worker_until_done
+from tests.integration.test_crash import crash_settings, offline_at
 from tests.kafka_io import run
-from tests.streams.test_offline_scenarios import offline_at
 
 pytestmark = pytest.mark.integration
 
@@ -29,10 +29,12 @@ def test_a_record_that_kills_the_worker_is_dead_lettered_after_two_crashes(
     # OPSRULES_FAULT_KILL_ON makes the worker SIGKILL itself as it is about to handle
     # the pill, as the OOM killer would; it is a metric no rule reads, so the actions
     # of the scenario are the same with or without it.
-    settings = isolated_settings(kafka_bootstrap, fault_kill_on=PILL, max_crashes_per_record=2)
+    settings = crash_settings(
+        kafka_bootstrap, tmp_path, fault_kill_on=PILL, max_crashes_per_record=2
+    )
     start_ms = aligned_start_ms(DURATION_MS)
     emits = generate("cpu-saturation", start_ms=start_ms)
-    expected = offline_at("cpu-saturation", start_ms)
+    expected = offline_at("cpu-saturation", start_ms, settings.rules_dir)
     pill = {"ts": start_ms + 4 * M, "name": "test.pill", "value": 0, "host": "web-1", "x": PILL}
     records = [(e.role, e.key, encode(e.value)) for e in emits]
     middle = len(records) // 2
