@@ -8,7 +8,7 @@ documents them.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import Field, field_validator, model_validator
 
@@ -65,19 +65,8 @@ RuleType = Literal[
     "autoscale",
     "canary",
 ]
-TYPE_BLOCKS: tuple[str, ...] = (
-    "frequency",
-    "flatline",
-    "change",
-    "new_term",
-    "cardinality",
-    "spike",
-    "sequence",
-    "unfinished",
-    "slo",
-    "autoscale",
-    "canary",
-)  # the types with settings, each in the block of its name (TYPE_SETTINGS)
+# the types with settings, each in the block of its name (TYPE_SETTINGS)
+TYPE_BLOCKS: tuple[str, ...] = tuple(t for t in get_args(RuleType) if t != "threshold")
 _TIMEFRAME = "A sliding timeframe (per group_by key)."
 _GRACE = "How long to wait for late records before judging a time (default 10s)."
 _FIELD_PATH = "A field of the source's records (e.g. host.name, attributes.version)."
