@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from processors.rules.loader import LoadResult, load_rules
+from processors.rules.loader import load_rules
 from processors.rules.model import Rule
+from tests.processors.rules.rule_file import errors_of, load
 
 AUTOSCALER = """\
 autoscalers:
@@ -27,17 +28,6 @@ HAND_WRITTEN = (
     "    autoscale: {target: x, per: host, value: value, window: 1m, target_value: 1, "
     "metric: mean, min_replicas: 1, max_replicas: 2, tolerance: 0.1, behavior: {}}\n"
 )
-
-
-def load(tmp_path: Path, text: str, name: str = "r.yaml") -> LoadResult:
-    path = tmp_path / name
-    path.write_text(text)
-    return load_rules([path])
-
-
-def errors_of(tmp_path: Path, text: str) -> list[str]:
-    result = load(tmp_path, text)
-    return [str(e).replace(str(tmp_path) + "/", "") for e in result.errors]
 
 
 def rule_of(tmp_path: Path, text: str) -> Rule:

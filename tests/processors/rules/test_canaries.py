@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from processors.rules.loader import LoadResult, load_rules
+from processors.rules.loader import load_rules
 from processors.rules.model import Rule
+from tests.processors.rules.rule_file import errors_of, load, rules_of
 
 CANARY = """\
 canaries:
@@ -45,23 +46,6 @@ ROLLBACK_SUMMARY = (
 PROMOTE_SUMMARY = (
     "canary {{ version }} of {{ target }} passed {{ judged_intervals }} intervals: {{ command }}"
 )
-
-
-def load(tmp_path: Path, text: str, name: str = "r.yaml") -> LoadResult:
-    path = tmp_path / name
-    path.write_text(text)
-    return load_rules([path])
-
-
-def errors_of(tmp_path: Path, text: str) -> list[str]:
-    result = load(tmp_path, text)
-    return [str(e).replace(str(tmp_path) + "/", "") for e in result.errors]
-
-
-def rules_of(tmp_path: Path, text: str) -> dict[str, Rule]:
-    result = load(tmp_path, text)
-    assert result.ok, [str(e) for e in result.errors]
-    return {loaded.rule.id: loaded.rule for loaded in result.rules}
 
 
 def canary_block(rule: Rule) -> dict[str, Any]:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from processors.rules.loader import LoadResult, load_rules
-from processors.rules.model import Rule
+from processors.rules.loader import load_rules
+from tests.processors.rules.rule_file import errors_of, load, rules_of
 
 SLO = """\
 slos:
@@ -22,23 +22,6 @@ slos:
 
 PAGE_CONDITION = "(burn_1h > 14.4 and burn_5m > 14.4) or (burn_6h > 6 and burn_30m > 6)"
 TICKET_CONDITION = "(burn_1d > 3 and burn_2h > 3) or (burn_3d > 1 and burn_6h > 1)"
-
-
-def load(tmp_path: Path, text: str, name: str = "r.yaml") -> LoadResult:
-    path = tmp_path / name
-    path.write_text(text)
-    return load_rules([path])
-
-
-def errors_of(tmp_path: Path, text: str) -> list[str]:
-    result = load(tmp_path, text)
-    return [str(e).replace(str(tmp_path) + "/", "") for e in result.errors]
-
-
-def rules_of(tmp_path: Path, text: str) -> dict[str, Rule]:
-    result = load(tmp_path, text)
-    assert result.ok, [str(e) for e in result.errors]
-    return {loaded.rule.id: loaded.rule for loaded in result.rules}
 
 
 @pytest.mark.parametrize(
